@@ -1,0 +1,371 @@
+//! Configuration: command-line flags, then the environment, then `/etc/hookinit.toml`, merged
+//! into one immutable [`plan::Plan`]. Nothing here has side effects; `main` acts on the plan.
+
+pub mod debug;
+pub mod file;
+pub mod plan;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::cli::Cli;
+use crate::signals::names::parse_signal;
+use debug::{DebugOption, DebugSpec};
+use plan::{Builtin, Plan, PluginSource, PluginSpec};
+
+/// A configuration mistake: one line saying what is wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Debug(#[from] debug::DebugError),
+    #[error("{source_name}: {message}")]
+    Invalid {
+        source_name: String,
+        message: String,
+    },
+    #[error("{0}")]
+    File(String),
+}
+
+fn invalid(source_name: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        source_name: source_name.to_string(),
+        message: message.into(),
+    }
+}
+
+/// The plan and the notices worth one line each (DEBUG words left to the application).
+#[derive(Debug)]
+pub struct Loaded {
+    pub plan: Plan,
+    pub notices: Vec<String>,
+}
+
+/// Reads the environment through a function so that tests need not touch the process's own.
+pub fn load(cli: Cli, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Loaded, ConfigError> {
+    let env_str = |name: &str| env(name).map(|v| v.to_string_lossy().into_owned());
+    let file = load_file(&cli, env)?.unwrap_or_default();
+    let mut plan = Plan {
+        command: cli.command.clone(),
+        ..Plan::default()
+    };
+    let mut notices = Vec::new();
+
+    // Verbosity: -v counts up from the default; the variable and the file set it outright.
+    if cli.verbose > 0 {
+        plan.verbosity = 1 + cli.verbose;
+    } else if let Some(v) = env_str("HOOKINIT_VERBOSITY") {
+        plan.verbosity = v.trim().parse().map_err(|_| {
+            invalid(
+                "HOOKINIT_VERBOSITY",
+                format!("`{v}` is not a number from 0 to 3"),
+            )
+        })?;
+    } else if let Some(v) = file.verbosity {
+        plan.verbosity = v;
+    }
+
+    plan.process_group = cli.process_group
+        || env_flag(&env_str, "HOOKINIT_KILL_PROCESS_GROUP")?.or(file.process_group) == Some(true);
+    plan.subreaper =
+        cli.subreaper || env_flag(&env_str, "HOOKINIT_SUBREAPER")?.or(file.subreaper) == Some(true);
+
+    plan.remap_exit = if !cli.remap_exit.is_empty() {
+        cli.remap_exit.clone()
+    } else if let Some(v) = env_str("HOOKINIT_REMAP_EXIT") {
+        parse_list(&v, "HOOKINIT_REMAP_EXIT", |c| {
+            c.parse::<u8>()
+                .map_err(|_| format!("`{c}` is not an exit status from 0 to 255"))
+        })?
+    } else {
+        file.remap_exit.clone().unwrap_or_default()
+    };
+
+    let pdeathsig = cli
+        .pdeathsig
+        .clone()
+        .map(|v| ("-p", v))
+        .or_else(|| env_str("HOOKINIT_PDEATHSIG").map(|v| ("HOOKINIT_PDEATHSIG", v)));
+    plan.pdeathsig = match pdeathsig {
+        Some((from, v)) => Some(signal(from, &v)?),
+        None => file.pdeathsig,
+    };
+
+    let rewrites: Vec<(&str, String)> = if !cli.rewrite.is_empty() {
+        cli.rewrite.iter().map(|r| ("-r", r.clone())).collect()
+    } else if let Some(v) = env_str("HOOKINIT_REWRITE") {
+        split_list(&v)
+            .map(|r| ("HOOKINIT_REWRITE", r.to_string()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if rewrites.is_empty() {
+        plan.rewrite = file.rewrite.clone().unwrap_or_default();
+    }
+    for (from, rule) in rewrites {
+        let (sig, to) = file::parse_rewrite(&rule).map_err(|m| invalid(from, m))?;
+        plan.rewrite.insert(sig, to);
+    }
+
+    let grace = cli
+        .grace
+        .clone()
+        .map(|v| ("--grace", v))
+        .or_else(|| env_str("HOOKINIT_GRACE").map(|v| ("HOOKINIT_GRACE", v)));
+    plan.grace = match grace {
+        Some((from, v)) => duration(from, &v)?,
+        None => file.grace.unwrap_or(plan.grace),
+    };
+
+    if let Some(dir) = env("HOOKINIT_RUN_DIR") {
+        plan.env_file = PathBuf::from(dir).join("env");
+    }
+    if let Some(path) = env("HOOKINIT_TERMINATION_LOG") {
+        plan.termination_log = PathBuf::from(path);
+    }
+
+    // The file's defaults first, so that DEBUG's options (which come later) win over them.
+    plan.stayalive = file.stayalive.clone();
+    // DEBUG: the flag, else HOOKINIT_DEBUG, else DEBUG, else the file's `debug`. DEBUG itself
+    // reaches the main process unchanged.
+    let debug_value = cli
+        .debug
+        .clone()
+        .map(|v| ("--debug", v))
+        .or_else(|| env_str("HOOKINIT_DEBUG").map(|v| ("HOOKINIT_DEBUG", v)))
+        .or_else(|| env_str("DEBUG").map(|v| ("DEBUG", v)));
+    let spec = match debug_value {
+        Some((_, value)) => {
+            let spec = debug::parse(&value)?;
+            if let Some(notice) = spec.ignored_notice() {
+                notices.push(notice);
+            }
+            Some(spec)
+        }
+        None => file.debug.clone(),
+    };
+    if let Some(spec) = spec {
+        apply_debug(&mut plan, spec);
+    }
+    plan.plugins
+        .extend(file.plugins.clone().unwrap_or_default());
+
+    Ok(Loaded { plan, notices })
+}
+
+/// The configuration file: `--config` or HOOKINIT_CONFIG must exist; the default path may not.
+fn load_file(
+    cli: &Cli,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Option<file::FileConfig>, ConfigError> {
+    let explicit = cli
+        .config
+        .clone()
+        .or_else(|| env("HOOKINIT_CONFIG").map(PathBuf::from));
+    let path = explicit
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(file::DEFAULT_PATH));
+    match file::load(&path) {
+        Ok(None) if explicit.is_some() => Err(ConfigError::File(format!(
+            "{}: configuration file not found (set by --config or HOOKINIT_CONFIG)",
+            path.display()
+        ))),
+        Ok(found) => Ok(found),
+        Err(err) => Err(ConfigError::File(err.to_string())),
+    }
+}
+
+fn apply_debug(plan: &mut Plan, spec: DebugSpec) {
+    for option in spec.options {
+        match option {
+            // verbose is native (the lifecycle trace, with timestamps) and a built-in plugin
+            // (it edits the command so that entrypoint scripts are traced), run in DEBUG order.
+            DebugOption::Verbose => {
+                plan.verbosity = plan.verbosity.max(2);
+                plan.trace = true;
+                if !plan
+                    .plugins
+                    .iter()
+                    .any(|p| p.source == PluginSource::Builtin(Builtin::Verbose))
+                {
+                    plan.plugins
+                        .push(PluginSpec::builtin(Builtin::Verbose, Vec::new()));
+                }
+            }
+            DebugOption::StayAlive(stay) => plan.stayalive = Some(stay),
+            DebugOption::Fstree(spec) | DebugOption::Plugin(spec) => plan.plugins.push(spec),
+        }
+    }
+}
+
+/// A boolean variable: `None` when unset or empty, so that the file's value applies.
+fn env_flag(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<bool>, ConfigError> {
+    match env(name).as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("0") | Some("false") | Some("no") | Some("off") => Ok(Some(false)),
+        Some("1") | Some("true") | Some("yes") | Some("on") => Ok(Some(true)),
+        Some(other) => Err(invalid(
+            name,
+            format!("`{other}` is not one of 1, 0, true, false"),
+        )),
+    }
+}
+
+fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn parse_list<T>(
+    value: &str,
+    name: &str,
+    item: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, ConfigError> {
+    split_list(value)
+        .map(|v| item(v).map_err(|m| invalid(name, m)))
+        .collect()
+}
+
+fn signal(from: &str, value: &str) -> Result<Signal, ConfigError> {
+    parse_signal(value).ok_or_else(|| {
+        invalid(
+            from,
+            format!("`{value}` is not a signal name or number (try TERM, USR1, 15)"),
+        )
+    })
+}
+
+fn duration(from: &str, value: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(value.trim()).map_err(|e| {
+        invalid(
+            from,
+            format!("`{value}` is not a duration like 2s or 500ms: {e}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::collections::HashMap;
+
+    fn load_with(
+        args: &[&str],
+        vars: &[(&str, &str)],
+        file: Option<&str>,
+    ) -> Result<Plan, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookinit.toml");
+        let mut vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match file {
+            Some(text) => {
+                std::fs::write(&path, text).unwrap();
+                vars.insert("HOOKINIT_CONFIG".into(), path.display().to_string());
+            }
+            None => {
+                vars.entry("HOOKINIT_CONFIG".into())
+                    .or_insert_with(|| "/dev/null".into());
+            }
+        }
+        let cli = Cli::parse_from(std::iter::once("hookinit").chain(args.iter().copied()));
+        let env = move |name: &str| vars.get(name).map(OsString::from);
+        load(cli, &env).map(|l| l.plan)
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file() {
+        let file = "grace = \"7s\"\nverbosity = 0\nremap-exit = [1]\nprocess-group = true\n";
+        let plan = load_with(&["true"], &[("HOOKINIT_CONFIG", "")], Some(file)).unwrap();
+        assert_eq!(plan.grace, Duration::from_secs(7));
+        assert_eq!(plan.verbosity, 0);
+        assert_eq!(plan.remap_exit, vec![1]);
+        assert!(plan.process_group);
+
+        let env = [
+            ("HOOKINIT_GRACE", "3s"),
+            ("HOOKINIT_VERBOSITY", "3"),
+            ("HOOKINIT_REMAP_EXIT", "2,3"),
+        ];
+        let plan = load_with(&["true"], &env, Some(file)).unwrap();
+        assert_eq!(plan.grace, Duration::from_secs(3));
+        assert_eq!(plan.verbosity, 3);
+        assert_eq!(plan.remap_exit, vec![2, 3]);
+
+        let plan = load_with(
+            &["--grace", "1s", "-v", "-e", "9", "true"],
+            &env,
+            Some(file),
+        )
+        .unwrap();
+        assert_eq!(plan.grace, Duration::from_secs(1));
+        assert_eq!(plan.verbosity, 2);
+        assert_eq!(plan.remap_exit, vec![9]);
+    }
+
+    #[test]
+    fn hookinit_debug_wins_over_debug_and_the_file() {
+        let file = "debug = \"stayalive=always\"\n";
+        let plan = load_with(&["true"], &[], Some(file)).unwrap();
+        assert_eq!(
+            plan.stayalive,
+            Some(plan::StayAlive {
+                after_success: true,
+                limit: None
+            })
+        );
+        let plan = load_with(&["true"], &[("DEBUG", "stayalive")], Some(file)).unwrap();
+        assert_eq!(plan.stayalive, Some(plan::StayAlive::default()));
+        let plan = load_with(
+            &["true"],
+            &[("DEBUG", "express:*"), ("HOOKINIT_DEBUG", "stayalive=5s")],
+            None,
+        )
+        .unwrap();
+        assert_eq!(plan.stayalive.unwrap().limit, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn verbose_turns_on_the_trace_and_the_builtin_plugin_first() {
+        let plan = load_with(&["true"], &[("DEBUG", "verbose,fstree=/tmp/x.tar")], None).unwrap();
+        assert!(plan.trace);
+        assert_eq!(plan.verbosity, 2);
+        let names: Vec<_> = plan.plugins.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["verbose", "fstree"]);
+    }
+
+    #[test]
+    fn bad_values_are_one_clear_line() {
+        let err = load_with(&["true"], &[("HOOKINIT_GRACE", "soon")], None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("HOOKINIT_GRACE: `soon` is not a duration"),
+            "{err}"
+        );
+        let err = load_with(&["-r", "TERM", "true"], &[], None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("-r: "), "{err}");
+        let err = load_with(&["-p", "NOPE", "true"], &[], None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a signal"), "{err}");
+        let err = load_with(&["true"], &[("HOOKINIT_CONFIG", "/missing.toml")], None).unwrap_err();
+        assert!(
+            err.to_string().contains("configuration file not found"),
+            "{err}"
+        );
+        let err = load_with(&["true"], &[], Some("verbosity = \"x\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("hookinit.toml:1:13"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+}

@@ -1,0 +1,685 @@
+//! Downloads for `fstree=URL` and for plugins with a network grant.
+//!
+//! Sources: `http://`, `https://` (rustls, bundled web PKI roots, so an image without
+//! ca-certificates still works), `file://` and plain paths. The body streams to the destination
+//! file while its sha256 is computed; nothing is kept in memory and nothing is written for a
+//! non-2xx answer (the ceph original unpacked the server's HTML 404 page).
+//!
+//! Redirects are followed here rather than by ureq so that every hop's host is checked against
+//! the grant *before* connecting to it, and so that a redirect to another scheme (`file://`) is
+//! refused. Proxies follow curl's rules: `https_proxy`/`HTTPS_PROXY` for https,
+//! `http_proxy`/`HTTP_PROXY` for http, `ALL_PROXY` for both, `NO_PROXY` to bypass.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use ureq::http::{StatusCode, Uri};
+
+use super::{hex, human_bytes, human_duration};
+
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default download cap: 1 GiB.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
+
+const BUF_SIZE: usize = 128 * 1024;
+
+/// How to fetch. `Default` is what the built-in `fstree` uses.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Time to establish the connection (DNS, TCP, proxy, TLS).
+    pub connect_timeout: Duration,
+    /// Time for everything, redirects and body included.
+    pub total_timeout: Duration,
+    /// Largest body accepted.
+    pub max_bytes: u64,
+    pub max_redirects: u32,
+    /// Hosts the fetch may reach, each `host` (any port) or `host:port` (`[v6]:port` for IPv6),
+    /// checked on the URL and on every redirect before connecting. `None` allows any host
+    /// (built-in plugins); an operator's plugin gets exactly its grant.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Whether `file://` URLs and plain paths are accepted. A caller acting for a plugin turns
+    /// this off unless it has checked the path against the plugin's read grant.
+    pub allow_local: bool,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            total_timeout: DEFAULT_TOTAL_TIMEOUT,
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            allowed_hosts: None,
+            allow_local: true,
+        }
+    }
+}
+
+/// A finished download; its `Display` is the line the caller logs.
+#[derive(Debug, Clone)]
+pub struct FetchReport {
+    /// Where the data came from after redirects (credentials masked).
+    pub url: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for FetchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "fetched {} from {} (sha256 {}) in {}",
+            human_bytes(self.bytes),
+            self.url,
+            self.sha256,
+            human_duration(self.elapsed)
+        )
+    }
+}
+
+/// Why a fetch failed: one line naming the URL (credentials masked) and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{what} for {url}; check the URL or path")]
+    NotFound { url: String, what: String },
+    #[error("HTTP {status} {reason} for {url}; the server refused the download")]
+    HttpStatus {
+        url: String,
+        status: u16,
+        reason: String,
+    },
+    #[error(
+        "timed out after {} fetching {url} ({detail}); check the network or raise the timeout",
+        human_duration(*after)
+    )]
+    Timeout {
+        url: String,
+        after: Duration,
+        detail: String,
+    },
+    #[error(
+        "cannot fetch {url}: {detail}; check the host name, the network and HTTP(S)_PROXY/NO_PROXY"
+    )]
+    Connect { url: String, detail: String },
+    #[error("fetching {url} is denied: {reason}")]
+    Denied { url: String, reason: String },
+    #[error("{url} is larger than the {} download cap; raise the cap if this is expected", human_bytes(*limit))]
+    TooLarge { url: String, limit: u64 },
+    #[error("more than {limit} redirects fetching {url}; the server is redirecting in a loop")]
+    TooManyRedirects { url: String, limit: u32 },
+    #[error("invalid source {url:?}: {detail}")]
+    InvalidSource { url: String, detail: String },
+    #[error("fetching {url}: {path}: {source}")]
+    Io {
+        url: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+/// Copies `source` (`http://`, `https://`, `file://` or a path) to the file `dest`, replacing
+/// it. On error a partly written `dest` is removed; a `dest` that was never opened is left as
+/// it was.
+pub fn fetch_to_file(
+    source: &str,
+    dest: &Path,
+    opts: &FetchOptions,
+) -> Result<FetchReport, FetchError> {
+    let start = Instant::now();
+    let deadline = start + opts.total_timeout;
+    match classify(source)? {
+        Source::Http(url) => fetch_http(&url, dest, opts, start, deadline),
+        Source::Local(_) if !opts.allow_local => Err(FetchError::Denied {
+            url: source.to_string(),
+            reason: "local files are not granted to this caller".into(),
+        }),
+        Source::Local(path) => fetch_local(&path, source, dest, opts, start, deadline),
+    }
+}
+
+enum Source {
+    Http(String),
+    Local(PathBuf),
+}
+
+fn classify(source: &str) -> Result<Source, FetchError> {
+    let source = source.trim();
+    let invalid = |detail: &str| FetchError::InvalidSource {
+        url: redact(source),
+        detail: detail.into(),
+    };
+    if source.is_empty() {
+        return Err(invalid("empty"));
+    }
+    match scheme_of(source).map(|s| s.to_ascii_lowercase()).as_deref() {
+        Some("http" | "https") => Ok(Source::Http(source.to_string())),
+        Some("file") => file_url_path(source)
+            .map(Source::Local)
+            .ok_or_else(|| invalid("a file URL names a local path: file:///path/to/archive")),
+        Some(_) => Err(invalid(
+            "unsupported scheme; use http, https, file or a plain path",
+        )),
+        None => Ok(Source::Local(PathBuf::from(source))),
+    }
+}
+
+/// The scheme of `scheme://...`; a plain path (even one holding a colon) has none.
+fn scheme_of(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    (valid && !rest.is_empty()).then_some(scheme)
+}
+
+/// `file:///p` or `file://localhost/p` to a path, percent-decoded; query and fragment dropped.
+fn file_url_path(url: &str) -> Option<PathBuf> {
+    let rest = &url["file://".len()..];
+    let rest = if rest.len() >= 9 && rest[..9].eq_ignore_ascii_case("localhost") {
+        &rest[9..]
+    } else {
+        rest
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or_default();
+    path.starts_with('/')
+        .then(|| PathBuf::from(std::ffi::OsString::from_vec(percent_decode(path))))
+}
+
+fn percent_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match decoded {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Masks the password of `scheme://user:password@host/...` for messages and logs.
+fn redact(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => {
+            let user = url[start..start + at].split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..start], &url[start + at..])
+        }
+        None => url.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local files
+
+fn fetch_local(
+    path: &Path,
+    url: &str,
+    dest: &Path,
+    opts: &FetchOptions,
+    start: Instant,
+    deadline: Instant,
+) -> Result<FetchReport, FetchError> {
+    let io_err = |source| FetchError::Io {
+        url: url.to_string(),
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(FetchError::NotFound {
+                url: url.to_string(),
+                what: "no such file".into(),
+            });
+        }
+        Err(e) => return Err(io_err(e)),
+    };
+    let invalid = |detail: &str| FetchError::InvalidSource {
+        url: url.to_string(),
+        detail: detail.into(),
+    };
+    if !meta.is_file() {
+        // A fifo or device would block or never end.
+        return Err(invalid("not a regular file"));
+    }
+    if fs::metadata(dest).is_ok_and(|d| (d.dev(), d.ino()) == (meta.dev(), meta.ino())) {
+        return Err(invalid("the source is the destination file itself"));
+    }
+    if meta.len() > opts.max_bytes {
+        return Err(FetchError::TooLarge {
+            url: url.to_string(),
+            limit: opts.max_bytes,
+        });
+    }
+    let mut file = File::open(path).map_err(io_err)?;
+    let sink = Sink {
+        url,
+        dest,
+        max_bytes: opts.max_bytes,
+        deadline,
+        total: opts.total_timeout,
+    };
+    let (bytes, sha256) = sink.save(&mut file, io_err)?;
+    Ok(FetchReport {
+        url: url.to_string(),
+        bytes,
+        sha256,
+        elapsed: start.elapsed(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+fn fetch_http(
+    url: &str,
+    dest: &Path,
+    opts: &FetchOptions,
+    start: Instant,
+    deadline: Instant,
+) -> Result<FetchReport, FetchError> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(opts.connect_timeout))
+        // Redirects are ours, to check each hop's host before connecting.
+        .max_redirects(0)
+        .http_status_as_error(false)
+        // Chosen per request from the URL's scheme and NO_PROXY.
+        .proxy(None)
+        .user_agent(concat!("hookinit/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent();
+
+    let mut current = url.to_string();
+    for _ in 0..=opts.max_redirects {
+        let shown = redact(&current);
+        let uri = checked_uri(&current, opts)?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            let detail = "before the request".to_string();
+            return Err(FetchError::Timeout {
+                url: shown,
+                after: opts.total_timeout,
+                detail,
+            });
+        }
+        let proxy = proxy_for(&uri).map_err(|detail| FetchError::Connect {
+            url: shown.clone(),
+            detail,
+        })?;
+        let response = agent
+            .get(&current)
+            .config()
+            .timeout_global(Some(remaining))
+            .proxy(proxy)
+            .build()
+            .call()
+            .map_err(|e| transport_error(e, &shown, opts))?;
+
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok());
+        if status.is_redirection()
+            && let Some(location) = location
+        {
+            current = resolve_location(&uri, location);
+            continue;
+        }
+        if !status.is_success() {
+            return Err(status_error(status, shown));
+        }
+        let declared = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|len| len > opts.max_bytes) {
+            return Err(FetchError::TooLarge {
+                url: shown,
+                limit: opts.max_bytes,
+            });
+        }
+        let mut body = response.into_body().into_reader();
+        let sink = Sink {
+            url: &shown,
+            dest,
+            max_bytes: opts.max_bytes,
+            deadline,
+            total: opts.total_timeout,
+        };
+        let (bytes, sha256) = sink.save(&mut body, |e| {
+            transport_error(ureq::Error::from(e), &shown, opts)
+        })?;
+        return Ok(FetchReport {
+            url: shown,
+            bytes,
+            sha256,
+            elapsed: start.elapsed(),
+        });
+    }
+    Err(FetchError::TooManyRedirects {
+        url: redact(url),
+        limit: opts.max_redirects,
+    })
+}
+
+/// Parses a hop's URL and checks its scheme and host against the grant.
+fn checked_uri(url: &str, opts: &FetchOptions) -> Result<Uri, FetchError> {
+    let shown = redact(url);
+    let uri: Uri =
+        url.parse()
+            .map_err(|e: ureq::http::uri::InvalidUri| FetchError::InvalidSource {
+                url: shown.clone(),
+                detail: e.to_string(),
+            })?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        // Only reachable through a redirect: the first URL was classified as http(s).
+        let reason = "redirected to a scheme other than http or https".into();
+        return Err(FetchError::Denied { url: shown, reason });
+    }
+    let Some(host) = host_of(&uri) else {
+        return Err(FetchError::InvalidSource {
+            url: shown,
+            detail: "no host".into(),
+        });
+    };
+    if let Some(allowed) = &opts.allowed_hosts
+        && !host_allowed(&host, port_of(&uri), allowed)
+    {
+        let granted = if allowed.is_empty() {
+            "none".to_string()
+        } else {
+            allowed.join(", ")
+        };
+        let reason = format!(
+            "host {host}:{} is not granted (granted: {granted})",
+            port_of(&uri)
+        );
+        return Err(FetchError::Denied { url: shown, reason });
+    }
+    Ok(uri)
+}
+
+/// Lower-case host without IPv6 brackets or a trailing dot.
+fn host_of(uri: &Uri) -> Option<String> {
+    let host = uri
+        .host()?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.');
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+fn port_of(uri: &Uri) -> u16 {
+    uri.port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        })
+}
+
+/// Whether `host:port` matches a grant entry `host` or `host:port`.
+fn host_allowed(host: &str, port: u16, allowed: &[String]) -> bool {
+    allowed.iter().any(|entry| {
+        let entry = entry.trim().to_ascii_lowercase();
+        let (name, want) = split_host_port(&entry);
+        let name = name.trim_end_matches('.');
+        // An unparsable port matches nothing rather than every port.
+        name == host && want.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p == port))
+    })
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address.
+fn split_host_port(entry: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = entry.strip_prefix('[')
+        && let Some((host, tail)) = rest.split_once(']')
+    {
+        return (host, tail.strip_prefix(':'));
+    }
+    match entry.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, Some(port)),
+        _ => (entry, None),
+    }
+}
+
+/// The proxy for this URL from the environment, with curl's variable names and NO_PROXY rules.
+fn proxy_for(uri: &Uri) -> Result<Option<ureq::Proxy>, String> {
+    let host = host_of(uri).unwrap_or_default();
+    if env_first(&["no_proxy", "NO_PROXY"]).is_some_and(|list| no_proxy_matches(&list, &host)) {
+        return Ok(None);
+    }
+    let names: &[&str] = if uri.scheme_str() == Some("https") {
+        &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+    } else {
+        &["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+    };
+    let Some(value) = env_first(names) else {
+        return Ok(None);
+    };
+    ureq::Proxy::new(&value)
+        .map(Some)
+        .map_err(|e| format!("invalid proxy {:?}: {e}", redact(&value)))
+}
+
+fn env_first(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+}
+
+/// curl's NO_PROXY: `*`, host names matching themselves and their subdomains (a leading `.` or
+/// `*.` is ignored), IP addresses and CIDR ranges; an optional `:port` is ignored.
+fn no_proxy_matches(list: &str, host: &str) -> bool {
+    let ip: Option<IpAddr> = host.parse().ok();
+    list.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let entry = entry.to_ascii_lowercase();
+            let entry = entry.trim_start_matches("*.").trim_start_matches('.');
+            if let (Some(ip), Some((net, bits))) = (ip, entry.split_once('/')) {
+                return in_cidr(ip, net, bits);
+            }
+            let name = match split_host_port(entry) {
+                (name, Some(_)) => name,
+                _ => entry,
+            };
+            host == name
+                || host
+                    .strip_suffix(name)
+                    .is_some_and(|prefix| prefix.ends_with('.'))
+        })
+}
+
+fn in_cidr(ip: IpAddr, net: &str, bits: &str) -> bool {
+    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
+        return false;
+    };
+    let (addr, net, width) = match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => (u128::from(u32::from(a)), u128::from(u32::from(n)), 32),
+        (IpAddr::V6(a), IpAddr::V6(n)) => (u128::from(a), u128::from(n), 128),
+        _ => return false,
+    };
+    if bits > width {
+        return false;
+    }
+    let shift = width - bits;
+    shift >= 128 || (addr >> shift) == (net >> shift)
+}
+
+/// The absolute URL a `Location` header points at, relative to the request's URL.
+fn resolve_location(base: &Uri, location: &str) -> String {
+    let location = location.trim();
+    if scheme_of(location).is_some() {
+        return location.to_string();
+    }
+    let scheme = base.scheme_str().unwrap_or("http");
+    let authority = base.authority().map_or("", |a| a.as_str());
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{scheme}://{rest}");
+    }
+    let path = base.path();
+    let joined = if location.starts_with('/') {
+        location.to_string()
+    } else if location.starts_with('?') {
+        format!("{path}{location}")
+    } else {
+        let dir = path.rfind('/').map_or("/", |i| &path[..=i]);
+        format!("{dir}{location}")
+    };
+    format!("{scheme}://{authority}{joined}")
+}
+
+fn status_error(status: StatusCode, url: String) -> FetchError {
+    let reason = status.canonical_reason().unwrap_or("").to_string();
+    match status.as_u16() {
+        404 | 410 => FetchError::NotFound {
+            url,
+            what: format!("HTTP {} {reason}", status.as_u16()),
+        },
+        code => FetchError::HttpStatus {
+            url,
+            status: code,
+            reason,
+        },
+    }
+}
+
+fn transport_error(e: ureq::Error, url: &str, opts: &FetchOptions) -> FetchError {
+    let url = url.to_string();
+    match e {
+        ureq::Error::Timeout(which) => {
+            let after = if which == ureq::Timeout::Connect {
+                opts.connect_timeout
+            } else {
+                opts.total_timeout
+            };
+            FetchError::Timeout {
+                url,
+                after,
+                detail: format!("{which} timeout"),
+            }
+        }
+        ureq::Error::HostNotFound => FetchError::Connect {
+            url,
+            detail: "host not found".into(),
+        },
+        ureq::Error::Io(io) => FetchError::Connect {
+            url,
+            detail: io.to_string(),
+        },
+        ureq::Error::BadUri(detail) => FetchError::InvalidSource { url, detail },
+        other => FetchError::Connect {
+            url,
+            detail: other.to_string(),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// Streams a body to the destination file, hashing and counting as it goes.
+struct Sink<'a> {
+    url: &'a str,
+    dest: &'a Path,
+    max_bytes: u64,
+    deadline: Instant,
+    total: Duration,
+}
+
+impl Sink<'_> {
+    fn save(
+        &self,
+        body: &mut dyn Read,
+        read_err: impl Fn(io::Error) -> FetchError,
+    ) -> Result<(u64, String), FetchError> {
+        let write_err = |source| FetchError::Io {
+            url: self.url.to_string(),
+            path: self.dest.to_path_buf(),
+            source,
+        };
+        let mut file = File::create(self.dest).map_err(write_err)?;
+        let copied = self.copy(body, &mut file, read_err);
+        if copied.is_err() {
+            drop(file);
+            let _ = fs::remove_file(self.dest);
+        }
+        copied
+    }
+
+    fn copy(
+        &self,
+        body: &mut dyn Read,
+        file: &mut File,
+        read_err: impl Fn(io::Error) -> FetchError,
+    ) -> Result<(u64, String), FetchError> {
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; BUF_SIZE];
+        let mut total = 0u64;
+        loop {
+            // ureq enforces the deadline on the network; this covers slow local files too.
+            if Instant::now() > self.deadline {
+                let detail = "while reading the data".to_string();
+                return Err(FetchError::Timeout {
+                    url: self.url.to_string(),
+                    after: self.total,
+                    detail,
+                });
+            }
+            let n = match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_err(e)),
+            };
+            total += n as u64;
+            if total > self.max_bytes {
+                return Err(FetchError::TooLarge {
+                    url: self.url.to_string(),
+                    limit: self.max_bytes,
+                });
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).map_err(|source| FetchError::Io {
+                url: self.url.to_string(),
+                path: self.dest.to_path_buf(),
+                source,
+            })?;
+        }
+        Ok((total, hex(&hasher.finalize())))
+    }
+}

@@ -1,0 +1,1804 @@
+//! Safe extraction of tar (plain, gzip, xz, zstd) and zip archives over a root filesystem.
+//!
+//! This is what `fstree=URL` and operator plugins (through their grants) use to patch a
+//! container's filesystem, so the archive is treated as hostile:
+//!
+//! - Every rule that needs no filesystem (`..`, absolute names, device nodes and fifos, hard
+//!   links leaving the archive, entry and size caps, corrupt or truncated data) is checked in a
+//!   first pass over the whole archive, so such an archive is refused before anything is written.
+//!   For a tar stream that pass also decides the automatic strip of a GitHub-style top folder.
+//! - The second pass writes. Paths are resolved one component at a time from a directory fd of
+//!   the destination, each opened with `O_NOFOLLOW`; symlinks met on the way (already on disk or
+//!   made by the archive) are read and resolved here, and any that leads outside the destination
+//!   is refused. The kernel therefore never follows a link on our behalf, and an archive that
+//!   makes `a -> /etc` and then writes `a/passwd` cannot escape.
+//! - Symlink entries themselves may point anywhere (`/usr/bin/x -> /etc/alternatives/x` is normal
+//!   in a root filesystem): they are created, never written through.
+//! - Files are replaced by unlink + `O_CREAT|O_EXCL|O_NOFOLLOW`, so an existing symlink or hard
+//!   link at the destination is replaced, not followed. A directory is never replaced.
+
+use std::collections::{HashSet, VecDeque};
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
+use nix::sys::stat::{
+    FileStat, Mode, SFlag, UtimensatFlags, fchmod, fstatat, futimens, mkdirat, utimensat,
+};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fchownat, linkat, symlinkat, unlinkat};
+use sha2::{Digest, Sha256};
+
+use super::{hex, human_bytes, human_duration};
+
+/// Default cap on unpacked content: 1 GiB.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+/// Default cap on the number of entries.
+pub const DEFAULT_MAX_ENTRIES: u64 = 1_000_000;
+
+/// Read and write buffer size: large enough that per-call overhead vanishes next to copying.
+const BUF_SIZE: usize = 256 * 1024;
+/// GNU long names and pax headers are read into memory; real ones are a few KiB at most.
+const MAX_EXTENSION: u64 = 1 << 20;
+/// A symlink stored as zip data is a path, so PATH_MAX bounds it.
+const MAX_LINK_TARGET: u64 = 4096;
+/// Like the kernel's ELOOP limit.
+const MAX_SYMLINK_HOPS: u32 = 40;
+/// Data decompressed after the end-of-archive marker is read (to verify the compressed stream's
+/// own checksum) but not without bound: record padding is kilobytes, not a decompression bomb.
+const MAX_TRAILER: u64 = 64 << 20;
+/// xz -9 needs 65 MiB; a header asking for gigabytes of dictionary is refused.
+const XZ_MEM_LIMIT_KIB: u32 = 256 * 1024;
+/// Top folders that are part of a root filesystem and therefore never stripped automatically:
+/// an archive of just `etc/` means `/etc`, not the contents of etc at `/`.
+const ROOTFS_DIRS: &[&[u8]] = &[
+    b"bin", b"boot", b"dev", b"etc", b"home", b"lib", b"lib32", b"lib64", b"libx32", b"media",
+    b"mnt", b"opt", b"proc", b"root", b"run", b"sbin", b"srv", b"sys", b"tmp", b"usr", b"var",
+];
+
+/// How to unpack. `Default` gives the `fstree` behaviour.
+#[derive(Debug, Clone)]
+pub struct UnpackOptions {
+    /// Leading path components removed from every entry (`strip=N`). `None` strips one level
+    /// when every entry lives in a single top folder (GitHub's `repo-ref/`) whose name is not a
+    /// root-filesystem directory such as `etc` or `usr`.
+    pub strip: Option<u32>,
+    /// Expected sha256 of the archive file (64 hex digits, optionally `sha256:`-prefixed). It is
+    /// checked before anything is written.
+    pub sha256: Option<String>,
+    /// Cap on the unpacked content (the sum of regular file sizes).
+    pub max_bytes: u64,
+    /// Cap on the number of entries.
+    pub max_entries: u64,
+    /// Give entries the archive's uid/gid, as tar does when run as root. Defaults to whether the
+    /// process runs as root. Where the kernel refuses (EPERM, or EINVAL for an id a user
+    /// namespace does not map) the entry keeps our ownership, loses setuid/setgid bits, and is
+    /// counted in [`UnpackReport::owner_not_kept`]: a patch should not fail over ownership.
+    pub same_owner: bool,
+}
+
+impl Default for UnpackOptions {
+    fn default() -> Self {
+        UnpackOptions {
+            strip: None,
+            sha256: None,
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_entries: DEFAULT_MAX_ENTRIES,
+            same_owner: nix::unistd::geteuid().is_root(),
+        }
+    }
+}
+
+/// Archive formats, recognised by their first bytes, never by the file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Tar,
+    TarGz,
+    TarXz,
+    TarZst,
+    Zip,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Tar => "tar",
+            Format::TarGz => "tar.gz",
+            Format::TarXz => "tar.xz",
+            Format::TarZst => "tar.zst",
+            Format::Zip => "zip",
+        })
+    }
+}
+
+/// What an unpack did; its `Display` is the one summary line the caller logs.
+#[derive(Debug, Clone)]
+pub struct UnpackReport {
+    pub archive: PathBuf,
+    pub dest: PathBuf,
+    pub format: Format,
+    /// The strip level applied (explicit or automatic).
+    pub strip: u32,
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub hardlinks: u64,
+    /// Bytes of regular file content written.
+    pub bytes: u64,
+    /// Entries whose archive ownership the kernel refused (see [`UnpackOptions::same_owner`]).
+    pub owner_not_kept: u64,
+    pub archive_sha256: String,
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for UnpackReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.archive.file_name().unwrap_or(self.archive.as_os_str());
+        write!(
+            f,
+            "unpacked {} ({}), {}, {}, {} from {} ({}, strip {}, sha256 {}) into {} in {}",
+            plural(self.files, "file"),
+            human_bytes(self.bytes),
+            plural(self.dirs, "dir"),
+            plural(self.symlinks, "symlink"),
+            plural(self.hardlinks, "hard link"),
+            Path::new(name).display(),
+            self.format,
+            self.strip,
+            self.archive_sha256,
+            self.dest.display(),
+            human_duration(self.elapsed),
+        )?;
+        if self.owner_not_kept > 0 {
+            write!(
+                f,
+                "; ownership not kept on {}",
+                plural(self.owner_not_kept, "entry")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn plural(n: u64, word: &str) -> String {
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("1 {word}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {word}s"),
+    }
+}
+
+/// Why an unpack failed. Each message names the archive or the entry and says what was wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error("invalid sha256 pin {value:?}: expected 64 hex digits")]
+    BadSha256 { value: String },
+    #[error("cannot read archive {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error(
+        "{path} is not a tar or zip archive ({detail}); fstree takes tar, tar.gz, tar.xz, tar.zst and zip"
+    )]
+    NotAnArchive { path: PathBuf, detail: String },
+    #[error("{path} is corrupt or truncated: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("sha256 of {path} is {actual}, not the pinned {expected}; nothing was unpacked")]
+    Sha256Mismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("cannot unpack into {path}: {source}")]
+    Dest { path: PathBuf, source: io::Error },
+    #[error("refused entry {entry:?}: absolute path")]
+    AbsolutePath { entry: String },
+    #[error("refused entry {entry:?}: `..` path component")]
+    ParentDir { entry: String },
+    #[error("refused entry {entry:?}: symlink {link:?} -> {target:?} leads outside {dest}")]
+    SymlinkEscape {
+        entry: String,
+        link: String,
+        target: String,
+        dest: PathBuf,
+    },
+    #[error("refused hard link {entry:?}: target {target:?} is outside the destination")]
+    HardlinkEscape { entry: String, target: String },
+    #[error("refused hard link {entry:?}: target {target:?} {reason}")]
+    HardlinkTarget {
+        entry: String,
+        target: String,
+        reason: &'static str,
+    },
+    #[error("refused entry {entry:?}: {kind} entries are never unpacked")]
+    SpecialFile { entry: String, kind: &'static str },
+    #[error("refused entry {entry:?}: {detail}")]
+    Unsupported { entry: String, detail: String },
+    #[error(
+        "refused archive: its content passes the {} cap at entry {entry:?}; raise the cap if this is expected",
+        human_bytes(*limit)
+    )]
+    TooLarge { entry: String, limit: u64 },
+    #[error("refused archive: more than {limit} entries")]
+    TooManyEntries { limit: u64 },
+    #[error("cannot unpack {entry:?}: {path} is not a directory")]
+    NotADirectory { entry: String, path: PathBuf },
+    #[error("cannot unpack {entry:?}: {path} is a directory")]
+    IsADirectory { entry: String, path: PathBuf },
+    #[error("cannot unpack {entry:?} to {path}: {source}")]
+    Io {
+        entry: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+/// Unpacks `archive` over `dest` (created if missing) and reports what it did.
+///
+/// Nothing is written when the sha256 pin does not match, or when the archive breaks a rule
+/// that needs no filesystem (see the module documentation). A symlink-related refusal or a
+/// write error stops the unpack where it happened: entries before it stay written, none is
+/// ever written outside `dest`.
+pub fn unpack(
+    archive: &Path,
+    dest: &Path,
+    opts: &UnpackOptions,
+) -> Result<UnpackReport, UnpackError> {
+    let start = Instant::now();
+    let pinned = opts.sha256.as_deref().map(parse_sha256).transpose()?;
+    let read_err = |source| UnpackError::Read {
+        path: archive.to_path_buf(),
+        source,
+    };
+    let file = File::open(archive).map_err(read_err)?;
+    let format = detect_format(&file, archive)?;
+    let job = Job {
+        archive,
+        file: &file,
+        format,
+        opts,
+    };
+
+    let (tree, done, sha) = match pinned {
+        Some(expected) => {
+            // Hashed before anything else so that a mismatch writes nothing.
+            let actual = sha256_file(&file, &AtomicBool::new(false)).map_err(read_err)?;
+            if actual != expected {
+                return Err(UnpackError::Sha256Mismatch {
+                    path: archive.to_path_buf(),
+                    expected,
+                    actual,
+                });
+            }
+            let tree = Tree::open(dest)?;
+            let done = run(&job, &tree)?;
+            (tree, done, actual)
+        }
+        None => {
+            let tree = Tree::open(dest)?;
+            // Nobody waits on the hash, so it runs on the other core while we unpack.
+            let stop = AtomicBool::new(false);
+            let (done, sha) = thread::scope(|s| {
+                let hashing = s.spawn(|| sha256_file(&file, &stop));
+                let done = run(&job, &tree);
+                if done.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                let sha = hashing
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("panicked")));
+                (done, sha)
+            });
+            (tree, done?, sha.map_err(read_err)?)
+        }
+    };
+
+    Ok(UnpackReport {
+        archive: archive.to_path_buf(),
+        dest: tree.dest.clone(),
+        format,
+        strip: done.strip,
+        files: done.stats.files,
+        dirs: done.stats.dirs,
+        symlinks: done.stats.symlinks,
+        hardlinks: done.stats.hardlinks,
+        bytes: done.stats.bytes,
+        owner_not_kept: done.stats.owner_not_kept,
+        archive_sha256: sha,
+        elapsed: start.elapsed(),
+    })
+}
+
+fn parse_sha256(value: &str) -> Result<String, UnpackError> {
+    let hex = value.trim();
+    let hex = hex
+        .strip_prefix("sha256:")
+        .unwrap_or(hex)
+        .to_ascii_lowercase();
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex)
+    } else {
+        Err(UnpackError::BadSha256 {
+            value: value.to_string(),
+        })
+    }
+}
+
+fn sha256_file(file: &File, stop: &AtomicBool) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; BUF_SIZE];
+    let mut reader = FileAt::new(file);
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex(&hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Format detection and decoding
+
+fn detect_format(file: &File, path: &Path) -> Result<Format, UnpackError> {
+    let mut head = [0u8; 512];
+    let mut len = 0;
+    while len < head.len() {
+        match file.read_at(&mut head[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(UnpackError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+    sniff(&head[..len]).ok_or_else(|| UnpackError::NotAnArchive {
+        path: path.to_path_buf(),
+        detail: describe_unknown(&head[..len]),
+    })
+}
+
+fn sniff(head: &[u8]) -> Option<Format> {
+    const MAGIC: &[(&[u8], Format)] = &[
+        (&[0x1f, 0x8b], Format::TarGz),
+        (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], Format::TarXz),
+        (&[0x28, 0xb5, 0x2f, 0xfd], Format::TarZst),
+        (b"PK\x03\x04", Format::Zip),
+        (b"PK\x05\x06", Format::Zip), // an empty zip: only the end of central directory
+        (b"PK\x07\x08", Format::Zip), // spanned-archive marker before the first entry
+    ];
+    if let Some((_, format)) = MAGIC.iter().find(|(magic, _)| head.starts_with(magic)) {
+        return Some(*format);
+    }
+    let looks_tar = head.len() == 512
+        && (&head[257..262] == b"ustar" || tar_checksum_ok(head) || head.iter().all(|&b| b == 0));
+    looks_tar.then_some(Format::Tar)
+}
+
+/// A pre-POSIX (v7) tar header has no magic: its checksum is the only sign.
+fn tar_checksum_ok(header: &[u8]) -> bool {
+    let field = &header[148..156];
+    let digits = field
+        .iter()
+        .skip_while(|&&b| b == b' ')
+        .take_while(|&&b| (b'0'..=b'7').contains(&b));
+    let stored = digits.fold(0u32, |acc, &b| {
+        acc.saturating_mul(8).saturating_add(u32::from(b - b'0'))
+    });
+    let sum: u32 = header
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                u32::from(b' ')
+            } else {
+                u32::from(b)
+            }
+        })
+        .sum();
+    stored != 0 && stored == sum
+}
+
+fn describe_unknown(head: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&head[..head.len().min(64)]).to_ascii_lowercase();
+    if head.is_empty() {
+        "the file is empty".into()
+    } else if head.starts_with(b"BZh") {
+        "bzip2 data, which is not supported: recompress with gzip, xz or zstd".into()
+    } else if text.trim_start().starts_with('<') {
+        "it looks like an HTML or XML page".into()
+    } else {
+        format!("it starts with bytes {}", hex(&head[..head.len().min(8)]))
+    }
+}
+
+/// Reads a shared `File` with `pread`, so the hashing thread and the unpacker each keep their
+/// own position.
+struct FileAt<'f> {
+    file: &'f File,
+    pos: u64,
+}
+
+impl<'f> FileAt<'f> {
+    fn new(file: &'f File) -> Self {
+        FileAt { file, pos: 0 }
+    }
+}
+
+impl Read for FileAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for FileAt<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.file.metadata()?.len().checked_add_signed(d),
+        };
+        self.pos = target.ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        Ok(self.pos)
+    }
+}
+
+/// The decompressed tar stream of a tar-family archive.
+fn tar_stream<'f>(file: &'f File, format: Format) -> io::Result<Box<dyn Read + Send + 'f>> {
+    let raw = BufReader::with_capacity(BUF_SIZE, FileAt::new(file));
+    // The outer BufReader serves tar's 512-byte header reads; file data reads are as large as
+    // the buffer and go straight through.
+    let buffered = |r: Box<dyn Read + Send + 'f>| Box::new(BufReader::with_capacity(BUF_SIZE, r));
+    Ok(match format {
+        Format::Tar => Box::new(raw),
+        // Multi-member like gzip -d: concatenated .gz files are one stream.
+        Format::TarGz => buffered(Box::new(flate2::bufread::MultiGzDecoder::new(raw))),
+        Format::TarXz => buffered(Box::new(lzma_rust2::XzReader::new_mem_limit(
+            raw,
+            true,
+            XZ_MEM_LIMIT_KIB,
+        ))),
+        Format::TarZst => buffered(Box::new(zstd::stream::read::Decoder::with_buffer(raw)?)),
+        Format::Zip => return Err(io::Error::other("a zip archive is not a tar stream")),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entries, as both readers describe them
+
+/// One archive entry, independent of the archive format.
+#[derive(Debug)]
+struct Head {
+    name: Vec<u8>,
+    kind: Kind,
+    meta: Meta,
+    /// Declared size of a regular file's content.
+    size: u64,
+}
+
+impl Head {
+    fn display_name(&self) -> String {
+        String::from_utf8_lossy(&self.name).into_owned()
+    }
+}
+
+#[derive(Debug)]
+enum Kind {
+    File,
+    Dir,
+    Symlink(Vec<u8>),
+    Hardlink(Vec<u8>),
+    /// Device nodes, fifos and sockets: refused.
+    Special(&'static str),
+    /// Anything else we will not unpack (sparse files, unknown types, encrypted zip entries).
+    Unsupported(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    mode: u32,
+    mtime: Option<i64>,
+    owner: Option<(u32, u32)>,
+}
+
+/// Why a path was refused by its name alone.
+enum BadName {
+    Absolute,
+    ParentDir,
+}
+
+/// Splits an archive path into components: empty and `.` components vanish, an absolute path or
+/// a `..` anywhere is refused (not normalised: such names only come from crafted archives).
+fn components(raw: &[u8]) -> Result<Vec<&[u8]>, BadName> {
+    if raw.first() == Some(&b'/') {
+        return Err(BadName::Absolute);
+    }
+    let comps: Vec<&[u8]> = raw
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect();
+    if comps.iter().any(|c| *c == b"..") {
+        return Err(BadName::ParentDir);
+    }
+    Ok(comps)
+}
+
+/// The rules that need no filesystem, applied identically by the checking and the writing pass.
+struct Limits<'o> {
+    opts: &'o UnpackOptions,
+    entries: u64,
+    bytes: u64,
+}
+
+impl<'o> Limits<'o> {
+    fn new(opts: &'o UnpackOptions) -> Self {
+        Limits {
+            opts,
+            entries: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Checks one entry and returns its path components (before stripping).
+    fn admit<'h>(&mut self, head: &'h Head) -> Result<Vec<&'h [u8]>, UnpackError> {
+        self.entries += 1;
+        if self.entries > self.opts.max_entries {
+            return Err(UnpackError::TooManyEntries {
+                limit: self.opts.max_entries,
+            });
+        }
+        let entry = || head.display_name();
+        match &head.kind {
+            Kind::Special(kind) => {
+                return Err(UnpackError::SpecialFile {
+                    entry: entry(),
+                    kind,
+                });
+            }
+            Kind::Unsupported(detail) => {
+                return Err(UnpackError::Unsupported {
+                    entry: entry(),
+                    detail: detail.clone(),
+                });
+            }
+            Kind::Hardlink(target) if components(target).is_err() => {
+                let target = String::from_utf8_lossy(target).into_owned();
+                return Err(UnpackError::HardlinkEscape {
+                    entry: entry(),
+                    target,
+                });
+            }
+            Kind::File => {
+                let total = self.bytes.saturating_add(head.size);
+                if total > self.opts.max_bytes {
+                    return Err(UnpackError::TooLarge {
+                        entry: entry(),
+                        limit: self.opts.max_bytes,
+                    });
+                }
+                self.bytes = total;
+            }
+            _ => {}
+        }
+        components(&head.name).map_err(|bad| match bad {
+            BadName::Absolute => UnpackError::AbsolutePath { entry: entry() },
+            BadName::ParentDir => UnpackError::ParentDir { entry: entry() },
+        })
+    }
+}
+
+/// Watches entry names for a single shared top folder (GitHub's `repo-ref/`).
+#[derive(Default)]
+struct TopDir {
+    name: Option<Vec<u8>>,
+    several: bool,
+    nested: bool,
+}
+
+impl TopDir {
+    fn observe(&mut self, comps: &[&[u8]], is_dir: bool) {
+        let Some(first) = comps.first() else { return };
+        match &self.name {
+            None => self.name = Some(first.to_vec()),
+            Some(name) if name.as_slice() != *first => self.several = true,
+            Some(_) => {}
+        }
+        // A file at the top level means there is no folder to strip.
+        self.several |= comps.len() == 1 && !is_dir;
+        self.nested |= comps.len() > 1;
+    }
+
+    fn strip(&self) -> u32 {
+        match &self.name {
+            Some(name)
+                if !self.several && self.nested && !ROOTFS_DIRS.contains(&name.as_slice()) =>
+            {
+                1
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// What the writing pass produced.
+struct Done {
+    strip: u32,
+    stats: Stats,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    files: u64,
+    dirs: u64,
+    symlinks: u64,
+    hardlinks: u64,
+    bytes: u64,
+    owner_not_kept: u64,
+}
+
+struct Job<'a> {
+    archive: &'a Path,
+    file: &'a File,
+    format: Format,
+    opts: &'a UnpackOptions,
+}
+
+impl Job<'_> {
+    fn corrupt(&self, detail: impl Into<String>) -> UnpackError {
+        UnpackError::Corrupt {
+            path: self.archive.to_path_buf(),
+            detail: detail.into(),
+        }
+    }
+}
+
+fn run(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
+    match job.format {
+        Format::Zip => unpack_zip(job, tree),
+        _ => unpack_tar(job, tree),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tar
+
+fn unpack_tar(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
+    // First pass: decompress and check the whole stream (this is what verifies gzip/xz/zstd
+    // checksums and catches truncation) and find the top folder, before writing anything.
+    let t0 = Instant::now();
+    let mut limits = Limits::new(job.opts);
+    let mut top = TopDir::default();
+    let stream = tar_stream(job.file, job.format).map_err(|e| job.corrupt(e.to_string()))?;
+    read_tar(job, stream, |head, _| {
+        let comps = limits.admit(head)?;
+        top.observe(&comps, matches!(head.kind, Kind::Dir));
+        Ok(())
+    })?;
+
+    let strip = job.opts.strip.unwrap_or_else(|| top.strip());
+    eprintln!("PROBE scan {:?}", t0.elapsed());
+    let t0 = Instant::now();
+    let mut ex = Extractor::new(tree, job, strip);
+    // Second pass: decompress on the other core while this one writes, as `tar -z` does with
+    // its gzip child.
+    thread::scope(|scope| {
+        let stream = read_ahead(
+            scope,
+            tar_stream(job.file, job.format).map_err(|e| job.corrupt(e.to_string()))?,
+        );
+        read_tar(job, stream, |head, data| ex.entry(head, data))
+    })?;
+    eprintln!("PROBE extract {:?}", t0.elapsed());
+    Ok(Done {
+        strip,
+        stats: ex.finish()?,
+    })
+}
+
+/// Reads `source` on a scoped thread into a few large buffers handed over through a channel.
+fn read_ahead<'scope, 'env>(
+    scope: &'scope thread::Scope<'scope, 'env>,
+    mut source: Box<dyn Read + Send + 'env>,
+) -> ReadAhead {
+    const CHUNK: usize = 512 * 1024;
+    let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+    let (recycle, recycled) = mpsc::channel::<Vec<u8>>();
+    scope.spawn(move || {
+        loop {
+            let mut buf = recycled.try_recv().unwrap_or_default();
+            buf.resize(CHUNK, 0);
+            let sent = match fill(&mut source, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    tx.send(Ok(buf))
+                }
+                Err(e) => tx.send(Err(e)),
+            };
+            // A closed channel means the reader stopped (an entry was refused): stop too.
+            if sent.is_err() {
+                break;
+            }
+        }
+    });
+    ReadAhead {
+        rx,
+        recycle,
+        current: Vec::new(),
+        pos: 0,
+        failed: None,
+    }
+}
+
+/// Reads until `buf` is full or the source ends.
+fn fill(source: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match source.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+struct ReadAhead {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    recycle: mpsc::Sender<Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+    /// After an error the stream must not look like a clean end.
+    failed: Option<io::ErrorKind>,
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            if let Some(kind) = self.failed {
+                return Err(io::Error::new(kind, "the stream failed earlier"));
+            }
+            match self.rx.recv() {
+                Ok(Ok(next)) => {
+                    let used = std::mem::replace(&mut self.current, next);
+                    let _ = self.recycle.send(used);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.failed = Some(e.kind());
+                    return Err(e);
+                }
+                Err(mpsc::RecvError) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len() - self.pos);
+        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Pax and GNU extension records waiting for the entry they describe.
+#[derive(Default)]
+struct Pending {
+    path: Option<Vec<u8>>,
+    link: Option<Vec<u8>>,
+    size: Option<u64>,
+    uid: Option<u64>,
+    gid: Option<u64>,
+    mtime: Option<i64>,
+}
+
+impl Pending {
+    fn apply_pax(&mut self, records: &[u8]) -> Result<(), String> {
+        let number = |v: &[u8]| {
+            std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+        };
+        for record in tar::PaxExtensions::new(records) {
+            let record = record.map_err(|e| format!("bad pax header: {e}"))?;
+            let value = record.value_bytes();
+            match record.key_bytes() {
+                b"path" => self.path = Some(value.to_vec()),
+                b"linkpath" => self.link = Some(value.to_vec()),
+                b"size" => self.size = number(value),
+                b"uid" => self.uid = number(value),
+                b"gid" => self.gid = number(value),
+                b"mtime" => {
+                    // Fractional seconds are dropped: we set whole-second mtimes.
+                    let whole = value.split(|&b| b == b'.').next().unwrap_or_default();
+                    self.mtime = std::str::from_utf8(whole).ok().and_then(|s| s.parse().ok());
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Combines the pending records with the entry's own header.
+    fn head_for<R: Read>(self, entry: &tar::Entry<'_, R>) -> Result<Head, String> {
+        let header = entry.header();
+        let name = self
+            .path
+            .unwrap_or_else(|| header.path_bytes().into_owned());
+        if self.size.is_some_and(|size| size != entry.size()) {
+            // We iterate raw headers, so honouring a pax size would desynchronise the stream.
+            return Ok(unsupported(
+                name,
+                "a pax size that differs from the header size",
+            ));
+        }
+        let mode = header
+            .mode()
+            .map_err(|e| format!("entry {:?}: {e}", lossy(&name)))?;
+        let mtime = self
+            .mtime
+            .or_else(|| header.mtime().ok().and_then(|t| i64::try_from(t).ok()));
+        let uid = self
+            .uid
+            .or_else(|| header.uid().ok())
+            .and_then(|id| u32::try_from(id).ok());
+        let gid = self
+            .gid
+            .or_else(|| header.gid().ok())
+            .and_then(|id| u32::try_from(id).ok());
+        let link = || {
+            self.link
+                .clone()
+                .or_else(|| header.link_name_bytes().map(|l| l.into_owned()))
+        };
+        use tar::EntryType as T;
+        let kind = match header.entry_type() {
+            // Old tars mark directories only by a trailing slash.
+            T::Regular | T::Continuous if name.ends_with(b"/") => Kind::Dir,
+            T::Regular | T::Continuous => Kind::File,
+            T::Directory => Kind::Dir,
+            T::Symlink => Kind::Symlink(link().unwrap_or_default()),
+            T::Link => Kind::Hardlink(link().unwrap_or_default()),
+            T::Char => Kind::Special("character device"),
+            T::Block => Kind::Special("block device"),
+            T::Fifo => Kind::Special("fifo"),
+            T::GNUSparse => Kind::Unsupported("GNU sparse files are not supported".into()),
+            other => Kind::Unsupported(format!(
+                "tar entry type {:?} is not supported",
+                other.as_byte() as char
+            )),
+        };
+        let meta = Meta {
+            mode,
+            mtime,
+            owner: uid.zip(gid),
+        };
+        Ok(Head {
+            name,
+            kind,
+            meta,
+            size: entry.size(),
+        })
+    }
+}
+
+fn unsupported(name: Vec<u8>, what: &str) -> Head {
+    let meta = Meta {
+        mode: 0,
+        mtime: None,
+        owner: None,
+    };
+    Head {
+        name,
+        kind: Kind::Unsupported(format!("{what} is not supported")),
+        meta,
+        size: 0,
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Counts what tar reads, to tell an end-of-archive marker from a stream that just stops.
+struct Counted<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Calls `visit` for each entry of a tar stream.
+///
+/// Entries are read raw and the GNU long-name and pax records applied here, so that their size
+/// is bounded (the tar crate would read any size into memory).
+fn read_tar(
+    job: &Job<'_>,
+    stream: impl Read,
+    mut visit: impl FnMut(&Head, &mut dyn Read) -> Result<(), UnpackError>,
+) -> Result<(), UnpackError> {
+    let mut archive = tar::Archive::new(Counted {
+        inner: stream,
+        count: 0,
+    });
+    let mut pending = Pending::default();
+    let mut seen = 0u64;
+    // Where the next header starts: the end-of-archive marker must be there.
+    let mut next_header = 0u64;
+    let entries = archive
+        .entries()
+        .map_err(|e| job.corrupt(e.to_string()))?
+        .raw(true);
+    for item in entries {
+        let mut entry = item.map_err(|e| job.corrupt(tar_error(&e, seen, job.format)))?;
+        next_header = entry
+            .raw_file_position()
+            .saturating_add(entry.size().div_ceil(512) * 512);
+        use tar::EntryType as T;
+        match entry.header().entry_type() {
+            T::GNULongName => pending.path = Some(read_extension(job, &mut entry)?),
+            T::GNULongLink => pending.link = Some(read_extension(job, &mut entry)?),
+            T::XHeader => {
+                let records = read_extension(job, &mut entry)?;
+                pending.apply_pax(&records).map_err(|e| job.corrupt(e))?;
+            }
+            T::XGlobalHeader => {} // archive comments (GitHub's commit id); nothing to apply
+            _ => {
+                let head = std::mem::take(&mut pending)
+                    .head_for(&entry)
+                    .map_err(|e| job.corrupt(e))?;
+                visit(&head, &mut entry)?;
+                seen += 1;
+            }
+        }
+    }
+    let mut rest = archive.into_inner();
+    if rest.count < next_header + 512 {
+        return Err(job.corrupt("the archive ends without its end-of-archive marker"));
+    }
+    // Read what follows the marker so that the decompressor checks its trailer (CRC, size).
+    let trailer = io::copy(&mut (&mut rest).take(MAX_TRAILER + 1), &mut io::sink())
+        .map_err(|e| job.corrupt(e.to_string()))?;
+    if trailer > MAX_TRAILER {
+        return Err(job.corrupt("more than 64 MiB of data after the end of the archive"));
+    }
+    Ok(())
+}
+
+fn tar_error(e: &io::Error, seen: u64, format: Format) -> String {
+    if seen == 0 && e.to_string().contains("checksum") {
+        let inside = if format == Format::Tar {
+            String::new()
+        } else {
+            format!(" inside the {format} data")
+        };
+        format!("no tar archive{inside} (the first header is invalid)")
+    } else {
+        e.to_string()
+    }
+}
+
+fn read_extension(job: &Job<'_>, entry: &mut dyn Read) -> Result<Vec<u8>, UnpackError> {
+    let mut data = Vec::new();
+    let read = entry
+        .take(MAX_EXTENSION + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| job.corrupt(e.to_string()))?;
+    if read as u64 > MAX_EXTENSION {
+        return Err(job.corrupt("an extended (long name or pax) header larger than 1 MiB"));
+    }
+    while data.last() == Some(&0) {
+        data.pop();
+    }
+    Ok(data)
+}
+
+// ---------------------------------------------------------------------------------------------
+// zip
+
+fn unpack_zip(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
+    let zip_err = |e: zip::result::ZipError| job.corrupt(e.to_string());
+    let reader = BufReader::with_capacity(64 * 1024, FileAt::new(job.file));
+    let mut zip = zip::ZipArchive::new(reader).map_err(zip_err)?;
+
+    // The central directory lists everything: check it all before writing.
+    let mut limits = Limits::new(job.opts);
+    let mut top = TopDir::default();
+    for i in 0..zip.len() {
+        let head = zip_head(&zip.by_index_data(i).map_err(zip_err)?);
+        let comps = limits.admit(&head)?;
+        top.observe(&comps, matches!(head.kind, Kind::Dir));
+    }
+
+    let strip = job.opts.strip.unwrap_or_else(|| top.strip());
+    let mut ex = Extractor::new(tree, job, strip);
+    for i in 0..zip.len() {
+        let mut head = zip_head(&zip.by_index_data(i).map_err(zip_err)?);
+        let mut data = zip.by_index(i).map_err(zip_err)?;
+        // Info-ZIP's extended timestamp is real UTC time; prefer it to the DOS one.
+        let unix_mtime = data.extra_data_fields().find_map(|field| match field {
+            zip::extra_fields::ExtraField::ExtendedTimestamp(ts) => ts.mod_time(),
+            _ => None,
+        });
+        head.meta.mtime = unix_mtime.map(i64::from).or(head.meta.mtime);
+        if let Kind::Symlink(target) = &mut head.kind {
+            // Zip keeps a symlink's target as its content.
+            let read = (&mut data).take(MAX_LINK_TARGET + 1).read_to_end(target);
+            if read.map_err(|e| job.corrupt(e.to_string()))? as u64 > MAX_LINK_TARGET {
+                return Err(job.corrupt(format!(
+                    "symlink {:?} has an oversized target",
+                    head.display_name()
+                )));
+            }
+        }
+        ex.entry(&head, &mut data)?;
+    }
+    Ok(Done {
+        strip,
+        stats: ex.finish()?,
+    })
+}
+
+fn zip_head(entry: &zip::read::ZipFileEntry<'_>) -> Head {
+    use zip::CompressionMethod as C;
+    let name = entry.name_raw().to_vec();
+    let unix = entry.unix_mode();
+    let format = SFlag::S_IFMT.bits();
+    let kind = match unix.map(|m| m & format) {
+        _ if entry.encrypted() => {
+            Kind::Unsupported("encrypted zip entries are not supported".into())
+        }
+        _ if !matches!(entry.compression(), C::Stored | C::Deflated) => Kind::Unsupported(format!(
+            "zip compression {} is not supported",
+            entry.compression()
+        )),
+        Some(t) if t == SFlag::S_IFLNK.bits() => Kind::Symlink(Vec::new()),
+        Some(t) if t == SFlag::S_IFCHR.bits() => Kind::Special("character device"),
+        Some(t) if t == SFlag::S_IFBLK.bits() => Kind::Special("block device"),
+        Some(t) if t == SFlag::S_IFIFO.bits() => Kind::Special("fifo"),
+        Some(t) if t == SFlag::S_IFSOCK.bits() => Kind::Special("socket"),
+        _ if entry.is_dir() => Kind::Dir,
+        _ => Kind::File,
+    };
+    let default_mode = if matches!(kind, Kind::Dir) {
+        0o755
+    } else {
+        0o644
+    };
+    let mode = unix.map_or(default_mode, |m| m & 0o7777);
+    let mtime = entry.last_modified().map(dos_time);
+    Head {
+        name,
+        kind,
+        meta: Meta {
+            mode,
+            mtime,
+            owner: None,
+        },
+        size: entry.size(),
+    }
+}
+
+/// MS-DOS timestamps carry no zone; read as UTC, as most unzip tools do in containers (TZ=UTC).
+fn dos_time(t: zip::DateTime) -> i64 {
+    let days = days_from_civil(
+        i64::from(t.year()),
+        i64::from(t.month()),
+        i64::from(t.day()),
+    );
+    days * 86_400 + i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second())
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+// ---------------------------------------------------------------------------------------------
+// The destination tree: path resolution that never leaves it
+
+/// Why a path could not be resolved inside the destination.
+enum WalkError {
+    Escape { link: Vec<u8>, target: Vec<u8> },
+    Missing(Vec<u8>),
+    NotDir(Vec<u8>),
+    Loop(Vec<u8>),
+    Io(Vec<u8>, Errno),
+}
+
+/// A resolved directory: an `O_PATH` fd and its real path below the root (no symlinks).
+struct Walked {
+    fd: OwnedFd,
+    path: Vec<u8>,
+    created: bool,
+}
+
+struct Tree {
+    root: OwnedFd,
+    /// Canonical destination path: absolute symlink targets are resolved against it.
+    dest: PathBuf,
+}
+
+impl Tree {
+    fn open(dest: &Path) -> Result<Self, UnpackError> {
+        let dest_err = |source| UnpackError::Dest {
+            path: dest.to_path_buf(),
+            source,
+        };
+        fs::create_dir_all(dest).map_err(dest_err)?;
+        let canonical = fs::canonicalize(dest).map_err(dest_err)?;
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let root =
+            nix::fcntl::open(&canonical, flags, Mode::empty()).map_err(|e| dest_err(e.into()))?;
+        Ok(Tree {
+            root,
+            dest: canonical,
+        })
+    }
+
+    fn display(&self, rel: &[u8]) -> PathBuf {
+        self.dest.join(OsStr::from_bytes(rel))
+    }
+
+    /// Resolves `comps` to a directory below the root, creating missing directories when
+    /// `create` (recording them in `created`).
+    ///
+    /// Each component is opened with `O_NOFOLLOW` relative to its parent's fd. A symlink is read
+    /// and its target spliced into the remaining components: a relative target continues from
+    /// the link's directory, an absolute one must lie under the destination's real path, and a
+    /// `..` that would climb above the root is refused.
+    fn walk(
+        &self,
+        comps: &[&[u8]],
+        create: bool,
+        created: &mut HashSet<Vec<u8>>,
+    ) -> Result<Walked, WalkError> {
+        let mut pending: VecDeque<Vec<u8>> = comps.iter().map(|c| c.to_vec()).collect();
+        let mut stack: Vec<(Vec<u8>, OwnedFd)> = Vec::new();
+        let mut last_link: Option<(Vec<u8>, Vec<u8>)> = None;
+        let mut hops = 0;
+        let mut made = false;
+        while let Some(name) = pending.pop_front() {
+            if name.is_empty() || name == b"." {
+                continue;
+            }
+            if name == b".." {
+                if stack.pop().is_none() {
+                    // Archive names never hold `..`, so it came from the last link followed.
+                    let (link, target) = last_link.unwrap_or_default();
+                    return Err(WalkError::Escape { link, target });
+                }
+                continue;
+            }
+            let parent = stack.last().map_or(self.root.as_fd(), |(_, fd)| fd.as_fd());
+            let here = join_path(
+                stack
+                    .iter()
+                    .map(|(n, _)| n.as_slice())
+                    .chain([name.as_slice()]),
+            );
+            made = false;
+            let fd = match open_dir(parent, &name) {
+                Ok(fd) => fd,
+                Err(Errno::ENOENT) if create => {
+                    match mkdirat(parent, name.as_slice(), Mode::from_bits_truncate(0o755)) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(WalkError::Io(here, e)),
+                    }
+                    created.insert(here.clone());
+                    made = true;
+                    open_dir(parent, &name).map_err(|e| WalkError::Io(here.clone(), e))?
+                }
+                Err(Errno::ENOENT) => return Err(WalkError::Missing(here)),
+                Err(Errno::ENOTDIR | Errno::ELOOP) => {
+                    let stat = fstatat(parent, name.as_slice(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                        .map_err(|e| WalkError::Io(here.clone(), e))?;
+                    if file_type(&stat) != SFlag::S_IFLNK {
+                        return Err(WalkError::NotDir(here));
+                    }
+                    hops += 1;
+                    if hops > MAX_SYMLINK_HOPS {
+                        return Err(WalkError::Loop(here));
+                    }
+                    let target = readlinkat(parent, name.as_slice())
+                        .map_err(|e| WalkError::Io(here.clone(), e))?;
+                    let target = target.into_encoded_bytes();
+                    let rest = if target.first() == Some(&b'/') {
+                        match Path::new(OsStr::from_bytes(&target)).strip_prefix(&self.dest) {
+                            Ok(rest) => {
+                                stack.clear();
+                                rest.as_os_str().as_bytes().to_vec()
+                            }
+                            Err(_) => return Err(WalkError::Escape { link: here, target }),
+                        }
+                    } else {
+                        target.clone()
+                    };
+                    for comp in rest.split(|&b| b == b'/').rev() {
+                        pending.push_front(comp.to_vec());
+                    }
+                    last_link = Some((here, target));
+                    continue;
+                }
+                Err(e) => return Err(WalkError::Io(here, e)),
+            };
+            stack.push((name, fd));
+        }
+        let path = join_path(stack.iter().map(|(n, _)| n.as_slice()));
+        let fd = match stack.pop() {
+            Some((_, fd)) => fd,
+            None => self
+                .root
+                .try_clone()
+                .map_err(|e| WalkError::Io(Vec::new(), io_errno(&e)))?,
+        };
+        Ok(Walked {
+            fd,
+            path,
+            created: made,
+        })
+    }
+
+    fn walk_error(&self, e: WalkError, entry: &str) -> UnpackError {
+        let entry = entry.to_string();
+        match e {
+            WalkError::Escape { link, target } => UnpackError::SymlinkEscape {
+                entry,
+                link: lossy(&link),
+                target: lossy(&target),
+                dest: self.dest.clone(),
+            },
+            WalkError::Missing(path) => UnpackError::Io {
+                entry,
+                path: self.display(&path),
+                source: io::ErrorKind::NotFound.into(),
+            },
+            WalkError::NotDir(path) => UnpackError::NotADirectory {
+                entry,
+                path: self.display(&path),
+            },
+            WalkError::Loop(path) => UnpackError::Io {
+                entry,
+                path: self.display(&path),
+                source: Errno::ELOOP.into(),
+            },
+            WalkError::Io(path, errno) => UnpackError::Io {
+                entry,
+                path: self.display(&path),
+                source: errno.into(),
+            },
+        }
+    }
+}
+
+fn open_dir(parent: BorrowedFd<'_>, name: &[u8]) -> nix::Result<OwnedFd> {
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    openat(parent, name, flags, Mode::empty())
+}
+
+fn file_type(stat: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits())
+}
+
+fn io_errno(e: &io::Error) -> Errno {
+    e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)
+}
+
+fn join_path<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in parts {
+        if !out.is_empty() {
+            out.push(b'/');
+        }
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing entries
+
+/// The last parent directory used: archives list a folder's files together, so this saves
+/// resolving the same path again and again.
+struct Parent {
+    key: Vec<u8>,
+    fd: OwnedFd,
+}
+
+/// A directory we created, whose mode, owner and mtime are applied at the end (a read-only
+/// directory must stay writable while its content is unpacked, and writing into a directory
+/// changes its mtime).
+struct LateDir {
+    path: Vec<u8>,
+    entry: String,
+    meta: Meta,
+}
+
+struct Extractor<'t> {
+    tree: &'t Tree,
+    archive: &'t Path,
+    limits: Limits<'t>,
+    strip: usize,
+    same_owner: bool,
+    parent: Option<Parent>,
+    created: HashSet<Vec<u8>>,
+    late_dirs: Vec<LateDir>,
+    buf: Vec<u8>,
+    stats: Stats,
+}
+
+impl<'t> Extractor<'t> {
+    fn new(tree: &'t Tree, job: &Job<'t>, strip: u32) -> Self {
+        Extractor {
+            tree,
+            archive: job.archive,
+            limits: Limits::new(job.opts),
+            strip: usize::try_from(strip).unwrap_or(usize::MAX),
+            same_owner: job.opts.same_owner,
+            parent: None,
+            created: HashSet::new(),
+            late_dirs: Vec::new(),
+            buf: vec![0; BUF_SIZE],
+            stats: Stats::default(),
+        }
+    }
+
+    fn entry(&mut self, head: &Head, data: &mut dyn Read) -> Result<(), UnpackError> {
+        let comps = self.limits.admit(head)?;
+        let Some(rel) = comps.get(self.strip..).filter(|rel| !rel.is_empty()) else {
+            return Ok(()); // stripped away, like tar --strip-components
+        };
+        match &head.kind {
+            Kind::Dir => self.dir(head, rel),
+            Kind::File => self.file(head, rel, data),
+            Kind::Symlink(target) => self.symlink(head, rel, target),
+            Kind::Hardlink(target) => self.hardlink(head, rel, target),
+            // `admit` refused these already.
+            Kind::Special(_) | Kind::Unsupported(_) => Ok(()),
+        }
+    }
+
+    /// The directory that will hold `rel`'s last component, resolved safely and created.
+    fn parent_dir(&mut self, rel: &[&[u8]], entry: &str) -> Result<BorrowedFd<'_>, UnpackError> {
+        let dirs = &rel[..rel.len() - 1];
+        let key = join_path(dirs.iter().copied());
+        if self.parent.as_ref().is_none_or(|p| p.key != key) {
+            let walked = self
+                .tree
+                .walk(dirs, true, &mut self.created)
+                .map_err(|e| self.tree.walk_error(e, entry))?;
+            self.parent = Some(Parent { key, fd: walked.fd });
+        }
+        match &self.parent {
+            Some(parent) => Ok(parent.fd.as_fd()),
+            None => Err(self.io_error(entry, rel, Errno::EIO)),
+        }
+    }
+
+    fn io_error(&self, entry: &str, rel: &[&[u8]], source: impl Into<io::Error>) -> UnpackError {
+        let path = self.tree.display(&join_path(rel.iter().copied()));
+        UnpackError::Io {
+            entry: entry.to_string(),
+            path,
+            source: source.into(),
+        }
+    }
+
+    fn dir(&mut self, head: &Head, rel: &[&[u8]]) -> Result<(), UnpackError> {
+        let entry = head.display_name();
+        // Resolved like any path: an existing symlink to a directory inside the destination is
+        // kept (merged /usr: `lib -> usr/lib`), like tar --keep-directory-symlink.
+        let walked = self
+            .tree
+            .walk(rel, true, &mut self.created)
+            .map_err(|e| self.tree.walk_error(e, &entry))?;
+        // Directories that were already there keep their mode and owner: a patch that lists
+        // `etc/` must not loosen /etc. Ours get the archive's metadata at the end.
+        if walked.created || self.created.contains(&walked.path) {
+            self.late_dirs.push(LateDir {
+                path: walked.path,
+                entry,
+                meta: head.meta,
+            });
+        }
+        self.stats.dirs += 1;
+        Ok(())
+    }
+
+    fn file(&mut self, head: &Head, rel: &[&[u8]], data: &mut dyn Read) -> Result<(), UnpackError> {
+        let entry = head.display_name();
+        let name = rel[rel.len() - 1];
+        let same_owner = self.same_owner;
+        let dir = self.parent_dir(rel, &entry)?;
+        let created = create_file(dir, name);
+        let (fd, replaced_link) = match created {
+            Ok(done) => done,
+            Err(e) => return Err(self.replace_error(e, &entry, rel)),
+        };
+        let mut file = File::from(fd);
+        let written = match copy_exact(data, &mut file, head.size, &mut self.buf) {
+            Ok(n) => n,
+            Err(CopyError::Write(e)) => return Err(self.io_error(&entry, rel, e)),
+            Err(CopyError::Read(e)) => return Err(self.corrupt_entry(&entry, e)),
+            Err(CopyError::Short(n)) => {
+                let detail = format!("entry {entry:?} ends after {n} of {} bytes", head.size);
+                return Err(self
+                    .corrupt_entry(&entry, io::Error::new(io::ErrorKind::UnexpectedEof, detail)));
+            }
+            Err(CopyError::Long) => {
+                let detail = format!(
+                    "entry {entry:?} is longer than its declared {} bytes",
+                    head.size
+                );
+                return Err(self.corrupt_entry(&entry, io::Error::other(detail)));
+            }
+        };
+        let kept = set_meta(file.as_fd(), &head.meta, same_owner)
+            .map_err(|e| self.io_error(&entry, rel, e))?;
+        drop(file);
+        if replaced_link {
+            self.parent = None;
+        }
+        self.count_owner(&head.meta, kept);
+        self.stats.files += 1;
+        self.stats.bytes += written;
+        Ok(())
+    }
+
+    fn corrupt_entry(&self, entry: &str, e: io::Error) -> UnpackError {
+        let detail = format!("reading entry {entry:?}: {e}");
+        UnpackError::Corrupt {
+            path: self.archive.to_path_buf(),
+            detail,
+        }
+    }
+
+    fn replace_error(&self, e: ReplaceError, entry: &str, rel: &[&[u8]]) -> UnpackError {
+        match e {
+            ReplaceError::IsDir => UnpackError::IsADirectory {
+                entry: entry.to_string(),
+                path: self.tree.display(&join_path(rel.iter().copied())),
+            },
+            ReplaceError::Sys(errno) => self.io_error(entry, rel, errno),
+        }
+    }
+
+    fn count_owner(&mut self, meta: &Meta, kept: bool) {
+        if self.same_owner && meta.owner.is_some() && !kept {
+            self.stats.owner_not_kept += 1;
+        }
+    }
+
+    fn symlink(&mut self, head: &Head, rel: &[&[u8]], target: &[u8]) -> Result<(), UnpackError> {
+        let entry = head.display_name();
+        if target.is_empty() {
+            return Err(UnpackError::Unsupported {
+                entry,
+                detail: "a symlink with an empty target".into(),
+            });
+        }
+        let name = rel[rel.len() - 1];
+        let same_owner = self.same_owner;
+        let dir = self.parent_dir(rel, &entry)?;
+        let made = replace(dir, name, |dir| symlinkat(target, dir, name));
+        let kept = match made {
+            Ok(_) => symlink_meta(dir, name, &head.meta, same_owner),
+            Err(e) => return Err(self.replace_error(e, &entry, rel)),
+        };
+        // Paths below a replaced or new symlink resolve differently now.
+        self.parent = None;
+        self.count_owner(&head.meta, kept);
+        self.stats.symlinks += 1;
+        Ok(())
+    }
+
+    fn hardlink(
+        &mut self,
+        head: &Head,
+        rel: &[&[u8]],
+        target_raw: &[u8],
+    ) -> Result<(), UnpackError> {
+        let entry = head.display_name();
+        let target = lossy(target_raw);
+        let refuse = |reason| UnpackError::HardlinkTarget {
+            entry: entry.clone(),
+            target: target.clone(),
+            reason,
+        };
+        // `admit` refused absolute and `..` targets; the target is stripped like entry names.
+        let comps = components(target_raw).unwrap_or_default();
+        let Some(target_rel) = comps.get(self.strip..).filter(|t| !t.is_empty()) else {
+            return Err(refuse("is removed by the strip level"));
+        };
+        let (target_name, target_dirs) =
+            target_rel.split_last().ok_or_else(|| refuse("is empty"))?;
+        let source = match self.tree.walk(target_dirs, false, &mut self.created) {
+            Ok(walked) => walked.fd,
+            Err(WalkError::Escape { .. }) => {
+                return Err(UnpackError::HardlinkEscape { entry, target });
+            }
+            Err(WalkError::Missing(_)) => return Err(refuse("does not exist")),
+            Err(e) => return Err(self.tree.walk_error(e, &entry)),
+        };
+        let stat = match fstatat(source.as_fd(), *target_name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(stat) if file_type(&stat) == SFlag::S_IFREG => stat,
+            Ok(_) => return Err(refuse("is not a regular file")),
+            Err(Errno::ENOENT) => return Err(refuse("does not exist")),
+            Err(e) => return Err(self.io_error(&entry, rel, e)),
+        };
+        let name = rel[rel.len() - 1];
+        let dir = self.parent_dir(rel, &entry)?;
+        // A hard link to itself (or to a file it already is) is done; unlinking it first would
+        // delete the only copy.
+        if let Ok(existing) = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+            && (existing.st_dev, existing.st_ino) == (stat.st_dev, stat.st_ino)
+        {
+            self.stats.hardlinks += 1;
+            return Ok(());
+        }
+        let linked = replace(dir, name, |dir| {
+            linkat(source.as_fd(), *target_name, dir, name, AtFlags::empty())
+        });
+        match linked {
+            Ok(replaced_link) => {
+                if replaced_link {
+                    self.parent = None;
+                }
+                self.stats.hardlinks += 1;
+                Ok(())
+            }
+            Err(e) => Err(self.replace_error(e, &entry, rel)),
+        }
+    }
+
+    /// Applies the metadata of the directories we created, deepest first so that a read-only
+    /// parent does not stop us reaching its children.
+    fn finish(mut self) -> Result<Stats, UnpackError> {
+        let late_dirs = std::mem::take(&mut self.late_dirs);
+        for dir in late_dirs.iter().rev() {
+            let comps: Vec<&[u8]> = dir.path.split(|&b| b == b'/').collect();
+            let Some((name, parents)) = comps.split_last() else {
+                continue;
+            };
+            let walked = self
+                .tree
+                .walk(parents, false, &mut self.created)
+                .map_err(|e| self.tree.walk_error(e, &dir.entry))?;
+            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            let fd = openat(walked.fd.as_fd(), *name, flags, Mode::empty())
+                .map_err(|e| self.io_error(&dir.entry, &comps, e))?;
+            let kept = set_meta(fd.as_fd(), &dir.meta, self.same_owner)
+                .map_err(|e| self.io_error(&dir.entry, &comps, e))?;
+            self.count_owner(&dir.meta, kept);
+        }
+        Ok(self.stats)
+    }
+}
+
+enum ReplaceError {
+    IsDir,
+    Sys(Errno),
+}
+
+/// Runs `make` to create `name` in `dir`; if something is in the way, removes it (never a
+/// directory) and tries once more. Returns whether a symlink was removed.
+fn replace(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    make: impl Fn(BorrowedFd<'_>) -> nix::Result<()>,
+) -> Result<bool, ReplaceError> {
+    match make(dir) {
+        Ok(()) => Ok(false),
+        Err(Errno::EEXIST) => {
+            let was_link = remove_existing(dir, name)?;
+            make(dir).map_err(ReplaceError::Sys)?;
+            Ok(was_link)
+        }
+        Err(e) => Err(ReplaceError::Sys(e)),
+    }
+}
+
+fn remove_existing(dir: BorrowedFd<'_>, name: &[u8]) -> Result<bool, ReplaceError> {
+    let stat = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(ReplaceError::Sys)?;
+    let kind = file_type(&stat);
+    if kind == SFlag::S_IFDIR {
+        return Err(ReplaceError::IsDir);
+    }
+    unlinkat(dir, name, UnlinkatFlags::NoRemoveDir).map_err(ReplaceError::Sys)?;
+    Ok(kind == SFlag::S_IFLNK)
+}
+
+/// A new, empty regular file `name` in `dir`, replacing whatever non-directory was there.
+/// `O_EXCL|O_NOFOLLOW` means we never open (and write through) an existing link.
+fn create_file(dir: BorrowedFd<'_>, name: &[u8]) -> Result<(OwnedFd, bool), ReplaceError> {
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let mode = Mode::from_bits_truncate(0o600);
+    match openat(dir, name, flags, mode) {
+        Ok(fd) => Ok((fd, false)),
+        Err(Errno::EEXIST) => {
+            let was_link = remove_existing(dir, name)?;
+            let fd = openat(dir, name, flags, mode).map_err(ReplaceError::Sys)?;
+            Ok((fd, was_link))
+        }
+        Err(e) => Err(ReplaceError::Sys(e)),
+    }
+}
+
+enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+    Short(u64),
+    Long,
+}
+
+/// Copies exactly `size` bytes. The extra read at the end makes the zip reader reach its end
+/// (where it checks the CRC) and catches a zip entry longer than its declared size.
+fn copy_exact(
+    data: &mut dyn Read,
+    file: &mut File,
+    size: u64,
+    buf: &mut [u8],
+) -> Result<u64, CopyError> {
+    let mut done = 0u64;
+    while done < size {
+        let want = buf
+            .len()
+            .min(usize::try_from(size - done).unwrap_or(usize::MAX));
+        let n = match data.read(&mut buf[..want]) {
+            Ok(0) => return Err(CopyError::Short(done)),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        file.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        done += n as u64;
+    }
+    let mut probe = [0u8; 1];
+    loop {
+        match data.read(&mut probe) {
+            Ok(0) => return Ok(done),
+            Ok(_) => return Err(CopyError::Long),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(CopyError::Read(e)),
+        }
+    }
+}
+
+/// Owner, then mode (chown clears setuid bits), then mtime. Returns whether the owner was set.
+fn set_meta(fd: BorrowedFd<'_>, meta: &Meta, same_owner: bool) -> nix::Result<bool> {
+    let kept = match meta.owner.filter(|_| same_owner) {
+        Some((uid, gid)) => match fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))) {
+            Ok(()) => true,
+            Err(Errno::EPERM | Errno::EINVAL) => false,
+            Err(e) => return Err(e),
+        },
+        None => false,
+    };
+    fchmod(
+        fd,
+        Mode::from_bits_truncate(permitted_mode(meta.mode, kept)),
+    )?;
+    if let Some(mtime) = meta.mtime {
+        futimens(fd, &TimeSpec::UTIME_NOW, &TimeSpec::new(mtime, 0))?;
+    }
+    Ok(kept)
+}
+
+/// setuid/setgid only survive on entries that got the archive's owner: a setuid file owned by
+/// whoever ran the unpack is not what the archive meant.
+fn permitted_mode(mode: u32, owner_kept: bool) -> u32 {
+    let mode = mode & 0o7777;
+    if owner_kept { mode } else { mode & !0o6000 }
+}
+
+/// Owner and mtime of a symlink itself. Errors are ignored: some filesystems cannot set a
+/// link's times, and a link's owner only matters in sticky directories.
+fn symlink_meta(dir: BorrowedFd<'_>, name: &[u8], meta: &Meta, same_owner: bool) -> bool {
+    let kept = meta.owner.filter(|_| same_owner).is_some_and(|(uid, gid)| {
+        fchownat(
+            dir,
+            name,
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .is_ok()
+    });
+    if let Some(mtime) = meta.mtime {
+        let _ = utimensat(
+            dir,
+            name,
+            &TimeSpec::UTIME_NOW,
+            &TimeSpec::new(mtime, 0),
+            UtimensatFlags::NoFollowSymlink,
+        );
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Throughput check against `tar -xzf`: set HOOKINIT_BENCH_ARCHIVE and HOOKINIT_BENCH_DEST.
+    #[test]
+    #[ignore]
+    fn bench_unpack() {
+        let (Ok(archive), Ok(dest)) = (
+            std::env::var("HOOKINIT_BENCH_ARCHIVE"),
+            std::env::var("HOOKINIT_BENCH_DEST"),
+        ) else {
+            return;
+        };
+        let opts = UnpackOptions {
+            strip: Some(0),
+            max_bytes: u64::MAX,
+            ..UnpackOptions::default()
+        };
+        let report = unpack(Path::new(&archive), Path::new(&dest), &opts).expect("unpack");
+        println!("{report}");
+    }
+}
+#[cfg(test)]
+mod probe {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn probe_decompress() {
+        let Ok(archive) = std::env::var("HOOKINIT_BENCH_ARCHIVE") else {
+            return;
+        };
+        let file = File::open(&archive).unwrap();
+        let format = detect_format(&file, Path::new(&archive)).unwrap();
+        let t = Instant::now();
+        let n = io::copy(&mut tar_stream(&file, format).unwrap(), &mut io::sink()).unwrap();
+        println!("decompress {n} in {:?}", t.elapsed());
+        let t = Instant::now();
+        let opts = UnpackOptions::default();
+        let job = Job {
+            archive: Path::new(&archive),
+            file: &file,
+            format,
+            opts: &opts,
+        };
+        let mut limits = Limits::new(&opts);
+        read_tar(&job, tar_stream(&file, format).unwrap(), |h, _| {
+            limits.admit(h)?;
+            Ok(())
+        })
+        .unwrap();
+        println!("scan in {:?}", t.elapsed());
+        let t = Instant::now();
+        sha256_file(&file, &AtomicBool::new(false)).unwrap();
+        println!("sha in {:?}", t.elapsed());
+    }
+}

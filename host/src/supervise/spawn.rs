@@ -1,0 +1,99 @@
+//! Starting the main process: its own process group, the terminal handed to it, and the signal
+//! state hookinit was given restored before exec.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use nix::unistd::Pid;
+
+use crate::signals::takeover::ChildRestore;
+
+/// What to run as the main process, after pre-exec hooks had their say.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MainCommand {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// `None` passes hookinit's own environment through unchanged.
+    pub env: Option<Vec<(OsString, OsString)>>,
+    /// `None` keeps hookinit's working directory.
+    pub cwd: Option<PathBuf>,
+}
+
+impl MainCommand {
+    /// `argv[0]` and the rest, as given on hookinit's command line.
+    pub fn from_argv(argv: &[OsString]) -> Option<MainCommand> {
+        let (program, args) = argv.split_first()?;
+        Some(MainCommand {
+            program: program.clone(),
+            args: args.to_vec(),
+            env: None,
+            cwd: None,
+        })
+    }
+
+    pub fn display_program(&self) -> String {
+        self.program.to_string_lossy().into_owned()
+    }
+}
+
+/// The main process could not be started. Exit statuses follow the shell's (and tini's) contract:
+/// 127 when the program is not found, 126 when it exists but cannot be executed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot run `{program}`: {}", describe(.source))]
+pub struct SpawnError {
+    pub program: String,
+    #[source]
+    pub source: io::Error,
+}
+
+impl SpawnError {
+    pub fn exit_code(&self) -> i32 {
+        match self.source.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => 127,
+            _ => 126,
+        }
+    }
+}
+
+fn describe(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(libc::ENOENT) => "not found (check the name, $PATH, and a script's #! line)".into(),
+        Some(libc::EACCES) => "permission denied (is it executable, and not a directory?)".into(),
+        Some(libc::ENOEXEC) => "not an executable format (a script without a #! line?)".into(),
+        _ => err.to_string(),
+    }
+}
+
+/// Forks and execs the main process. Returns once exec has succeeded (std reports exec failures
+/// back through a close-on-exec pipe), so the child is already in its own process group.
+pub fn spawn(cmd: &MainCommand, restore: ChildRestore) -> Result<Pid, SpawnError> {
+    let mut command = Command::new(&cmd.program);
+    command.args(&cmd.args).process_group(0);
+    if let Some(env) = &cmd.env {
+        command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+    }
+    if let Some(cwd) = &cmd.cwd {
+        command.current_dir(cwd);
+    }
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
+    // (getpid, tcsetpgrp, sigaction, sigprocmask); it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            // Take the terminal's foreground so that `docker run -it` job control and Ctrl-C reach
+            // the main process. SIGTTOU is still ignored here (inherited from PID 1), so a
+            // background child may do this; without a terminal it fails with ENOTTY, harmlessly.
+            libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid());
+            restore.apply()
+        });
+    }
+    match command.spawn() {
+        Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
+        Err(source) => Err(SpawnError {
+            program: cmd.display_program(),
+            source,
+        }),
+    }
+}

@@ -1,0 +1,199 @@
+//! stayalive: when the main process crashed (and nobody asked the container to stop), PID 1 stays
+//! up so that `docker exec -it CTR sh` can look at the crash state.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::plan::StayAlive;
+
+use super::status::Ended;
+
+/// The seed's rule, with its bugs fixed: stay after a failure unless a stop was requested;
+/// `stayalive=always` stays after success too; a stop request never stays.
+pub fn should_stay(policy: Option<&StayAlive>, ended: Ended, stop_requested: bool) -> bool {
+    match policy {
+        Some(policy) if !stop_requested => ended.failed() || policy.after_success,
+        _ => false,
+    }
+}
+
+/// Prints the banner. Always printed, whatever the verbosity: it is the reason stayalive exists.
+pub fn banner(
+    program: &str,
+    ended: Ended,
+    code: i32,
+    limit: Option<Duration>,
+    env_file: Option<&Path>,
+) {
+    let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "CONTAINER".into());
+    let mut lines = vec![
+        format!("main process `{program}` {ended} at {when}"),
+        "stayalive: staying up so that you can look around; processes are still reaped".to_string(),
+        format!("  get a shell:  docker exec -it {host} sh    (kubectl exec -it POD -- sh)"),
+    ];
+    if let Some(env_file) = env_file {
+        lines.push(format!("  its environment:  . {}", env_file.display()));
+    }
+    let end = match limit {
+        Some(limit) => format!(" (or wait {})", humantime::format_duration(limit)),
+        None => String::new(),
+    };
+    lines.push(format!(
+        "  end it:  docker stop {host}{end}; hookinit then exits with status {code}"
+    ));
+    let mut out = String::new();
+    for line in lines {
+        out.push_str("hookinit: ");
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let _ = std::io::stderr().lock().write_all(out.as_bytes());
+}
+
+/// Quotes a value for a POSIX shell: single quotes, with embedded `'` written as `'\''`.
+pub fn shell_quote(value: &OsStr) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() + 2);
+    out.push(b'\'');
+    for &b in value.as_bytes() {
+        if b == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'\'');
+    out
+}
+
+fn is_shell_name(name: &OsStr) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && !bytes[0].is_ascii_digit()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
+/// Renders `export NAME='value'` lines. Names a shell cannot export are left out, with a comment.
+pub fn render_env(env: &[(OsString, OsString)]) -> Vec<u8> {
+    let mut out =
+        b"# written by hookinit: the environment the main process was started with\n".to_vec();
+    for (name, value) in env {
+        if is_shell_name(name) {
+            out.extend_from_slice(b"export ");
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'=');
+            out.extend_from_slice(&shell_quote(value));
+            out.push(b'\n');
+        } else {
+            out.extend_from_slice(b"# skipped a variable whose name is not a shell name\n");
+        }
+    }
+    out
+}
+
+/// Writes the environment file, readable by root only (it may hold secrets).
+pub fn write_env_file(path: &Path, env: &[(OsString, OsString)]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(&render_env(env))?;
+    drop(file);
+    std::fs::rename(&tmp, path)
+}
+
+/// Writes the failure reason where Kubernetes looks for it, if the file is there.
+pub fn write_termination_log(path: &Path, program: &str, ended: Ended) {
+    if !path.exists() {
+        return;
+    }
+    let reason = format!("hookinit: main process `{program}` {ended}\n");
+    if let Err(err) = std::fs::write(path, reason) {
+        crate::warn!("could not write {}: {err}", path.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect()
+    }
+
+    #[test]
+    fn stay_only_after_an_unrequested_failure() {
+        let policy = StayAlive::default();
+        let crash = Ended::Exited(3);
+        assert!(should_stay(Some(&policy), crash, false));
+        assert!(!should_stay(Some(&policy), crash, true));
+        assert!(!should_stay(Some(&policy), Ended::Exited(0), false));
+        assert!(!should_stay(None, crash, false));
+        let always = StayAlive {
+            after_success: true,
+            limit: None,
+        };
+        assert!(should_stay(Some(&always), Ended::Exited(0), false));
+        assert!(!should_stay(Some(&always), Ended::Exited(0), true));
+    }
+
+    #[test]
+    fn env_file_round_trips_through_a_shell() {
+        let vars = env(&[
+            ("PLAIN", "x"),
+            ("SPACES", "a b  c"),
+            ("QUOTES", "it's \"q\" $HOME `id` \\n"),
+            ("NEWLINE", "line1\nline2"),
+            ("1BAD", "skipped"),
+            ("PS4", "+${BASH_SOURCE}:${LINENO}: "),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/env");
+        write_env_file(&path, &vars).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        for (name, value) in &vars[..4] {
+            let script = format!(
+                ". {}; printf '%s' \"${}\"",
+                path.display(),
+                name.to_str().unwrap()
+            );
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert_eq!(out.stdout, value.as_bytes(), "{name:?}");
+        }
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(". {}; printf '%s' \"$PS4\"", path.display()))
+            .output()
+            .unwrap();
+        assert_eq!(out.stdout, b"+${BASH_SOURCE}:${LINENO}: ");
+    }
+}

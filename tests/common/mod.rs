@@ -1,0 +1,290 @@
+//! Shared harness for the end-to-end tests: the real hookinit binary, run as PID 1 of a new PID
+//! namespace (`unshare --pid --fork --mount-proc`) or as a plain process (then a subreaper).
+//!
+//! Nothing here sleeps in place of synchronisation: tests wait for lines the processes print,
+//! for exit, or for a state they can read in /proc, always with a deadline that fails loudly.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+pub const HOOKINIT: &str = env!("CARGO_BIN_EXE_hookinit");
+pub const PYTHON: &str = "/usr/bin/python3";
+/// Generous: CI machines are small and busy. Tests that pass normally finish far sooner.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// How hookinit is run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// PID 1 of a new PID namespace, like in a container.
+    Pid1,
+    /// A plain process: hookinit registers itself as a child subreaper.
+    Plain,
+}
+
+pub const MODES: [Mode; 2] = [Mode::Pid1, Mode::Plain];
+
+/// A command line that runs hookinit with `args` in `mode`.
+pub fn command(mode: Mode, args: &[&str]) -> Command {
+    let mut cmd = match mode {
+        Mode::Pid1 => {
+            let mut c = Command::new("unshare");
+            c.args(["--pid", "--fork", "--mount-proc", "--kill-child", HOOKINIT]);
+            c
+        }
+        Mode::Plain => Command::new(HOOKINIT),
+    };
+    cmd.args(args);
+    // Tests must not depend on the developer's environment.
+    for var in [
+        "DEBUG",
+        "HOOKINIT_DEBUG",
+        "HOOKINIT_VERBOSITY",
+        "HOOKINIT_CONFIG",
+    ] {
+        cmd.env_remove(var);
+    }
+    // An empty configuration, so that a developer's /etc/hookinit.toml cannot change results.
+    cmd.env("HOOKINIT_CONFIG", "/dev/null");
+    cmd
+}
+
+/// A running hookinit with its output read line by line in background threads.
+pub struct Running {
+    pub child: Child,
+    mode: Mode,
+    pid: Option<i32>,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    pub stdout_seen: Vec<String>,
+    pub stderr_seen: Vec<String>,
+}
+
+pub fn start(mut cmd: Command, mode: Mode) -> Running {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn hookinit");
+    let stdout = lines(child.stdout.take().unwrap());
+    let stderr = lines_err(child.stderr.take().unwrap());
+    Running {
+        child,
+        mode,
+        pid: None,
+        stdout,
+        stderr,
+        stdout_seen: Vec::new(),
+        stderr_seen: Vec::new(),
+    }
+}
+
+fn lines(out: ChildStdout) -> Receiver<String> {
+    read_lines(out)
+}
+
+fn lines_err(err: ChildStderr) -> Receiver<String> {
+    read_lines(err)
+}
+
+fn read_lines(reader: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The first child of `parent`, read from /proc once it exists (unshare forks hookinit).
+pub fn wait_for_child_of(parent: i32) -> i32 {
+    let path = format!("/proc/{parent}/task/{parent}/children");
+    wait_until("unshare to fork hookinit", || {
+        let text = std::fs::read_to_string(&path).ok()?;
+        text.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// Polls `check` until it returns Some, failing the test after DEADLINE. Used only for states
+/// that can be observed (a file in /proc), never as a stand-in for an event.
+pub fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+impl Running {
+    /// The host pid of hookinit itself (for Pid1, the child of unshare). Looked up on first use,
+    /// while hookinit is known to be running.
+    pub fn pid(&mut self) -> i32 {
+        let mode = self.mode;
+        let id = self.child.id() as i32;
+        *self.pid.get_or_insert_with(|| match mode {
+            Mode::Plain => id,
+            Mode::Pid1 => wait_for_child_of(id),
+        })
+    }
+
+    /// Waits for a stdout line containing `needle`; returns it.
+    pub fn expect_stdout(&mut self, needle: &str) -> String {
+        expect(&self.stdout, &mut self.stdout_seen, needle, "stdout")
+    }
+
+    /// Waits for a stderr line containing `needle`; returns it.
+    pub fn expect_stderr(&mut self, needle: &str) -> String {
+        expect(&self.stderr, &mut self.stderr_seen, needle, "stderr")
+    }
+
+    pub fn signal(&mut self, sig: i32) {
+        let pid = self.pid();
+        // SAFETY: kill(2) on the pid of a process this test started.
+        let rc = unsafe { libc::kill(pid, sig) };
+        assert_eq!(rc, 0, "kill({pid}, {sig})");
+    }
+
+    /// Waits for exit and drains the rest of the output.
+    pub fn wait(mut self) -> Finished {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > DEADLINE {
+                let _ = self.child.kill();
+                panic!(
+                    "hookinit did not exit; stdout {:?} stderr {:?}",
+                    self.stdout_seen, self.stderr_seen
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        self.stdout_seen.extend(self.stdout.iter());
+        self.stderr_seen.extend(self.stderr.iter());
+        Finished {
+            status,
+            stdout: self.stdout_seen,
+            stderr: self.stderr_seen,
+        }
+    }
+}
+
+fn expect(rx: &Receiver<String>, seen: &mut Vec<String>, needle: &str, name: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let left = DEADLINE.saturating_sub(start.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                seen.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+            Err(_) => panic!("no {name} line containing {needle:?}; saw {seen:?}"),
+        }
+    }
+}
+
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+}
+
+impl Finished {
+    pub fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("hookinit itself died: {:?}", self.status))
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.join("\n")
+    }
+}
+
+/// Runs to completion with no interaction.
+pub fn run(mode: Mode, args: &[&str]) -> Finished {
+    start(command(mode, args), mode).wait()
+}
+
+/// A Python child that prints the name of every signal in `names` it receives, after "ready".
+/// It exits 0 on SIGUSR2 unless USR2 is being watched, in which case it exits on SIGALRM.
+pub fn signal_printer(names: &[&str]) -> String {
+    let list = names
+        .iter()
+        .map(|n| format!("signal.SIG{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"
+import signal, sys, os
+watched = [{list}]
+def show(n, f):
+    print(signal.Signals(n).name, flush=True)
+for s in watched:
+    signal.signal(s, show)
+stopper = signal.SIGALRM if signal.SIGUSR2 in watched else signal.SIGUSR2
+signal.signal(stopper, lambda n, f: sys.exit(0))
+print("ready", os.getpid(), os.getpgrp(), flush=True)
+while True:
+    signal.pause()
+"#
+    )
+}
+
+/// Number of zombie processes whose parent is `parent`.
+pub fn zombies_of(parent: i32) -> usize {
+    let mut count = 0;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may contain spaces, so split after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let ppid: Option<i32> = fields.next().and_then(|p| p.parse().ok());
+        if state == Some("Z") && ppid == Some(parent) {
+            count += 1;
+        }
+    }
+    count
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+pub fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+pub fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}

@@ -1,0 +1,649 @@
+//! The plugin runtime, through its public API, with real components built from `plugins/` for
+//! wasm32-wasip2 at the start of the run (once; cargo keeps them up to date).
+//!
+//! Each hook's effect, and one hostile plugin per fault: the runtime survives, the failure is
+//! one report naming plugin and hook, the answer is the safe default, and the deadline holds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use hookinit::config::plan::{Grants, PluginSource, PluginSpec};
+use hookinit::plugins::{
+    CommandSpec, ExitAction, ExitInfo, Hook, HookFailure, Limits, Plugins, Reply, Request,
+    SignalAction,
+};
+
+struct Built {
+    behave: PathBuf,
+    wit_v1: PathBuf,
+    sigguard: PathBuf,
+}
+
+/// Builds the test plugins (and points the compile cache at a directory of this run).
+fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let plugins = root.join("plugins");
+        let cache =
+            std::env::temp_dir().join(format!("hookinit-test-cache-{}", std::process::id()));
+        // SAFETY: set once, before any test uses the runtime (they all wait for this OnceLock).
+        unsafe { std::env::set_var("HOOKINIT_CACHE_DIR", &cache) };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(&plugins)
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--quiet"])
+            .args([
+                "-p",
+                "hookinit-test-behave",
+                "-p",
+                "hookinit-test-wit-v1",
+                "-p",
+                "sigguard",
+            ]);
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if (key.starts_with("CARGO_") && key != "CARGO_HOME")
+                || key.starts_with("RUSTC")
+                || key == "RUSTFLAGS"
+            {
+                cmd.env_remove(&*key);
+            }
+        }
+        let status = cmd.status().expect("run cargo for the test plugins");
+        assert!(
+            status.success(),
+            "building the test plugins failed (rustup target add wasm32-wasip2?)"
+        );
+        let out = plugins.join("target/wasm32-wasip2/release");
+        Built {
+            behave: out.join("hookinit_test_behave.wasm"),
+            wit_v1: out.join("hookinit_test_wit_v1.wasm"),
+            sigguard: out.join("sigguard.wasm"),
+        }
+    })
+}
+
+fn spec(name: &str, path: &Path, config: &[(&str, &str)]) -> PluginSpec {
+    PluginSpec {
+        name: name.to_string(),
+        source: PluginSource::Path(path.to_path_buf()),
+        sha256: None,
+        allow_unpinned: false,
+        config: config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        grants: Grants::default(),
+    }
+}
+
+fn behave(name: &str, config: &[(&str, &str)]) -> PluginSpec {
+    spec(name, &built().behave, config)
+}
+
+fn start(specs: &[PluginSpec]) -> Plugins {
+    start_with(specs, Limits::default())
+}
+
+fn start_with(specs: &[PluginSpec], limits: Limits) -> Plugins {
+    let (plugins, failures) = Plugins::start_with(specs, limits).expect("runtime starts");
+    assert!(
+        failures.is_empty(),
+        "unexpected start failures: {failures:?}"
+    );
+    plugins
+}
+
+fn ask(plugins: &Plugins, req: Request) -> Reply {
+    plugins.request(req);
+    plugins
+        .wait_reply(Duration::from_secs(20))
+        .expect("a reply within 20 s")
+}
+
+fn command() -> CommandSpec {
+    CommandSpec {
+        program: "/app".into(),
+        args: vec!["serve".into()],
+        env: vec![
+            ("PATH".into(), "/bin".into()),
+            ("SECRET".into(), "x".into()),
+        ],
+        cwd: "/".into(),
+        limits: vec![],
+    }
+}
+
+fn signal_reply(plugins: &Plugins, signal: i32) -> SignalAction {
+    match ask(plugins, Request::OnSignal(signal)) {
+        Reply::OnSignal(action) => action,
+        other => panic!("expected an on-signal reply, got {other:?}"),
+    }
+}
+
+fn exit_reply(plugins: &Plugins, status: ExitInfo) -> ExitAction {
+    match ask(plugins, Request::OnExit { pid: 4242, status }) {
+        Reply::OnExit(action) => action,
+        other => panic!("expected an on-exit reply, got {other:?}"),
+    }
+}
+
+fn pre_exec_reply(plugins: &Plugins) -> Result<CommandSpec, HookFailure> {
+    match ask(plugins, Request::PreExec(command())) {
+        Reply::PreExec(result) => result,
+        other => panic!("expected a pre-exec reply, got {other:?}"),
+    }
+}
+
+/// Exactly one failure was reported, for `plugin` in `hook`; returns its reason.
+fn one_failure(plugins: &Plugins, plugin: &str, hook: Hook) -> String {
+    let failures = plugins.take_failures();
+    assert_eq!(failures.len(), 1, "expected one failure, got {failures:?}");
+    assert_eq!(failures[0].plugin, plugin);
+    assert_eq!(failures[0].hook, Some(hook));
+    failures[0].reason.clone()
+}
+
+// ---- each hook's effect ---------------------------------------------------------------------
+
+#[test]
+fn pre_exec_hooks_edit_the_command_in_plugin_order() {
+    let plugins = start(&[
+        behave(
+            "first",
+            &[("pre-exec", "push-arg:one"), ("hooks", "pre-exec")],
+        ),
+        behave(
+            "second",
+            &[("pre-exec", "push-arg:two"), ("hooks", "pre-exec")],
+        ),
+        behave(
+            "env",
+            &[("pre-exec", "set-env:GREETING=hi"), ("hooks", "pre-exec")],
+        ),
+        behave(
+            "unset",
+            &[("pre-exec", "unset-env:SECRET"), ("hooks", "pre-exec")],
+        ),
+    ]);
+    assert!(plugins.subscribed(Hook::PreExec));
+    assert!(!plugins.subscribed(Hook::OnSignal));
+    let cmd = pre_exec_reply(&plugins).expect("pre-exec succeeds");
+    assert_eq!(cmd.args, vec!["serve", "one", "two"]);
+    assert!(cmd.env.contains(&("GREETING".into(), "hi".into())));
+    assert!(!cmd.env.iter().any(|(k, _)| k == "SECRET"));
+    assert_eq!(cmd.program, "/app");
+}
+
+#[test]
+fn pre_exec_can_wrap_the_program_and_raise_the_core_limit() {
+    let plugins = start(&[
+        behave("wrap", &[("pre-exec", "wrap:/bin/sh")]),
+        behave("core", &[("pre-exec", "core-limit")]),
+    ]);
+    let cmd = pre_exec_reply(&plugins).unwrap();
+    assert_eq!(cmd.program, "/bin/sh");
+    assert_eq!(cmd.args, vec!["/app", "serve"]);
+    assert_eq!(cmd.limits.len(), 1);
+    assert_eq!(cmd.limits[0].soft, u64::MAX);
+}
+
+#[test]
+fn a_pre_exec_error_stops_the_start_naming_the_plugin() {
+    let plugins = start(&[
+        behave("ok", &[("pre-exec", "push-arg:x")]),
+        behave("dbcheck", &[("pre-exec", "fail:DATABASE_URL is not set")]),
+    ]);
+    let failure = pre_exec_reply(&plugins).unwrap_err();
+    assert_eq!(failure.plugin, "dbcheck");
+    assert_eq!(failure.hook, Some(Hook::PreExec));
+    assert_eq!(failure.reason, "DATABASE_URL is not set");
+    assert_eq!(
+        failure.to_string(),
+        "plugin dbcheck: pre-exec: DATABASE_URL is not set"
+    );
+}
+
+#[test]
+fn on_exit_actions_the_first_that_is_not_propagate_wins() {
+    let plugins = start(&[
+        behave("quiet", &[("on-exit", "propagate")]),
+        behave("three", &[("on-exit", "exit:3")]),
+        behave("stay", &[("on-exit", "stay")]),
+    ]);
+    assert_eq!(
+        exit_reply(&plugins, ExitInfo::Exited(1)),
+        ExitAction::ExitWith(3)
+    );
+
+    let stay = start(&[behave("stay", &[("on-exit", "stay")])]);
+    assert_eq!(
+        exit_reply(
+            &stay,
+            ExitInfo::Signaled {
+                signal: 11,
+                core_dumped: true
+            }
+        ),
+        ExitAction::StayAlive
+    );
+
+    // The status reaches the plugin as it was.
+    let check = start(&[behave("check", &[("on-exit", "expect-exited:5")])]);
+    assert_eq!(
+        exit_reply(&check, ExitInfo::Exited(5)),
+        ExitAction::ExitWith(0)
+    );
+    assert_eq!(
+        exit_reply(&check, ExitInfo::Exited(6)),
+        ExitAction::ExitWith(1)
+    );
+}
+
+#[test]
+fn on_signal_forward_as_rewrites_and_ignore_ends_the_chain() {
+    let plugins = start(&[
+        behave("inc1", &[("on-signal", "inc"), ("hooks", "on-signal")]),
+        behave("inc2", &[("on-signal", "inc"), ("hooks", "on-signal")]),
+    ]);
+    assert!(plugins.subscribed(Hook::OnSignal));
+    assert_eq!(signal_reply(&plugins, 10), SignalAction::Forward(12));
+
+    let plugins = start(&[
+        behave("as-term", &[("on-signal", "as:15")]),
+        behave("forward", &[("on-signal", "forward")]),
+    ]);
+    assert_eq!(signal_reply(&plugins, 2), SignalAction::Forward(15));
+
+    let plugins = start(&[
+        behave("drop", &[("on-signal", "ignore")]),
+        behave("never-asked", &[("on-signal", "loop")]),
+    ]);
+    let t = Instant::now();
+    assert_eq!(signal_reply(&plugins, 1), SignalAction::Ignore);
+    assert!(
+        t.elapsed() < Duration::from_millis(40),
+        "the chain stopped at ignore"
+    );
+    assert!(plugins.take_failures().is_empty());
+}
+
+#[test]
+fn only_subscribers_are_called() {
+    // Subscribed to nothing: a looping on-signal is never run.
+    let plugins = start(&[behave("idle", &[("hooks", "none"), ("on-signal", "loop")])]);
+    assert!(!plugins.subscribed(Hook::OnSignal));
+    assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(15));
+    assert!(plugins.take_failures().is_empty());
+}
+
+#[test]
+fn plugins_see_the_main_pid() {
+    let plugins = start(&[behave("pid", &[("pre-exec", "echo-pid")])]);
+    let cmd = pre_exec_reply(&plugins).unwrap();
+    assert!(
+        cmd.env.contains(&("MAIN_PID".into(), "None".into())),
+        "no pid before the spawn"
+    );
+    plugins.request(Request::SetMainPid(77));
+    let cmd = pre_exec_reply(&plugins).unwrap();
+    assert!(cmd.env.contains(&("MAIN_PID".into(), "Some(77)".into())));
+}
+
+// ---- hostile plugins ------------------------------------------------------------------------
+
+#[test]
+fn a_plugin_spinning_in_on_signal_is_stopped_at_its_50ms_deadline() {
+    let plugins = start(&[
+        behave("spin", &[("on-signal", "loop")]),
+        behave("after", &[("on-signal", "as:9")]),
+    ]);
+    let t = Instant::now();
+    // The spinning plugin is skipped (signal unchanged), the chain goes on to the next plugin.
+    assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(9));
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(45) && took < Duration::from_millis(150),
+        "took {took:?}"
+    );
+    let why = one_failure(&plugins, "spin", Hook::OnSignal);
+    assert_eq!(why, "ran past its deadline of 50 ms");
+    // Disabled: later signals are fast and only the other plugin answers.
+    let t = Instant::now();
+    assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(9));
+    assert!(t.elapsed() < Duration::from_millis(40));
+    assert!(plugins.take_failures().is_empty());
+}
+
+#[test]
+fn a_plugin_blocked_in_a_host_call_does_not_block_the_answers() {
+    let plugins = start(&[behave(
+        "sleepy",
+        &[("on-signal", "sleep:1500"), ("on-exit", "stay")],
+    )]);
+    let t = Instant::now();
+    assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(15));
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_millis(200),
+        "answered by the watchdog, took {took:?}"
+    );
+    let why = one_failure(&plugins, "sleepy", Hook::OnSignal);
+    assert!(why.contains("blocked in a host call"), "{why}");
+    // While the worker is stuck, requests get default answers at once.
+    let t = Instant::now();
+    assert_eq!(signal_reply(&plugins, 2), SignalAction::Forward(2));
+    assert_eq!(
+        exit_reply(&plugins, ExitInfo::Exited(1)),
+        ExitAction::Propagate
+    );
+    assert!(t.elapsed() < Duration::from_millis(100));
+    // Once it is back, the plugin stays disabled and the runtime serves requests again.
+    std::thread::sleep(Duration::from_millis(1600));
+    assert_eq!(
+        exit_reply(&plugins, ExitInfo::Exited(1)),
+        ExitAction::Propagate
+    );
+    assert!(plugins.take_failures().is_empty());
+}
+
+fn assert_hostile(hook: &str, action: &str, expect: &str) {
+    let name = format!("{hook}-{action}");
+    let limits = Limits {
+        memory: 16 << 20,
+        pre_exec: Duration::from_millis(500),
+        on_exit: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let plugins = start_with(
+        &[behave(&name, &[(hook, action)]), behave("bystander", &[])],
+        limits,
+    );
+    let t = Instant::now();
+    let hook_kind = match hook {
+        "pre-exec" => {
+            let failure = pre_exec_reply(&plugins).unwrap_err();
+            assert_eq!(failure.plugin, name);
+            assert!(
+                failure.reason.contains(expect),
+                "{hook} {action}: {}",
+                failure.reason
+            );
+            Hook::PreExec
+        }
+        "on-exit" => {
+            assert_eq!(
+                exit_reply(&plugins, ExitInfo::Exited(3)),
+                ExitAction::Propagate
+            );
+            Hook::OnExit
+        }
+        _ => {
+            assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(15));
+            Hook::OnSignal
+        }
+    };
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "{hook} {action} took {:?}",
+        t.elapsed()
+    );
+    let why = one_failure(&plugins, &name, hook_kind);
+    assert!(why.contains(expect), "{hook} {action}: {why}");
+    // The runtime carries on: the disabled plugin is skipped, the bystander still answers.
+    assert_eq!(signal_reply(&plugins, 10), SignalAction::Forward(10));
+    assert_eq!(
+        exit_reply(&plugins, ExitInfo::Exited(0)),
+        ExitAction::Propagate
+    );
+    assert!(
+        plugins.take_failures().is_empty(),
+        "{hook} {action}: disabled plugin called again"
+    );
+}
+
+#[test]
+fn hostile_infinite_loops_in_each_hook() {
+    assert_hostile("pre-exec", "loop", "ran past its deadline of 500 ms");
+    assert_hostile("on-exit", "loop", "ran past its deadline of 500 ms");
+    assert_hostile("on-signal", "loop", "ran past its deadline of 50 ms");
+}
+
+#[test]
+fn hostile_memory_bomb() {
+    assert_hostile("pre-exec", "bomb", "exceeded its memory limit of 16 MiB");
+    assert_hostile("on-exit", "bomb", "exceeded its memory limit of 16 MiB");
+}
+
+#[test]
+fn hostile_trap_and_panic() {
+    assert_hostile(
+        "pre-exec",
+        "trap",
+        "trapped: wasm `unreachable` instruction executed",
+    );
+    assert_hostile("on-exit", "panic", "panicked at testing/behave/src/lib.rs");
+    assert_hostile("on-signal", "panic", "deliberate panic");
+}
+
+#[test]
+fn hostile_stack_overflow() {
+    assert_hostile("on-exit", "stack", "overflowed its stack");
+    // Rust keeps locals on a stack in linear memory; overflowing it runs below address 0.
+    assert_hostile("pre-exec", "shadow-stack", "out of bounds memory access");
+}
+
+#[test]
+fn hostile_file_access_outside_the_grants_is_refused() {
+    let plugins = start(&[behave("snoop", &[("pre-exec", "read:/etc/hostname")])]);
+    let failure = pre_exec_reply(&plugins).unwrap_err();
+    assert!(
+        failure.reason.starts_with("read /etc/hostname: "),
+        "{}",
+        failure.reason
+    );
+
+    // With a read grant, the same plugin reads what it was granted.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("conf"), "x").unwrap();
+    let path = dir.path().join("conf").display().to_string();
+    let mut granted = behave("granted", &[("pre-exec", &format!("read:{path}"))]);
+    granted.grants.read.push(dir.path().to_path_buf());
+    let plugins = start(&[granted]);
+    assert!(pre_exec_reply(&plugins).is_ok());
+}
+
+#[test]
+fn hostile_fetch_without_a_grant_is_denied() {
+    let plugins = start(&[behave(
+        "exfil",
+        &[("pre-exec", "fetch:http://127.0.0.1:9/x")],
+    )]);
+    let failure = pre_exec_reply(&plugins).unwrap_err();
+    assert!(failure.reason.starts_with("denied: "), "{}", failure.reason);
+}
+
+#[test]
+fn hostile_log_flood_is_cut_and_the_hook_still_answers() {
+    let limits = Limits {
+        log_bytes_per_call: 2 << 10,
+        ..Limits::default()
+    };
+    let plugins = start_with(&[behave("flood", &[("on-exit", "flood")])], limits);
+    let t = Instant::now();
+    assert_eq!(
+        exit_reply(&plugins, ExitInfo::Exited(0)),
+        ExitAction::Propagate
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "flood took {:?}",
+        t.elapsed()
+    );
+    assert!(plugins.take_failures().is_empty());
+}
+
+#[test]
+fn another_wit_major_version_is_refused_in_one_line() {
+    let (plugins, failures) =
+        Plugins::start(&[spec("future", &built().wit_v1, &[]), behave("ok", &[])]).unwrap();
+    assert_eq!(failures.len(), 1);
+    let why = &failures[0].reason;
+    assert!(
+        why.contains("hookinit:plugin@1.0.0") && why.contains("0.1.x"),
+        "{why}"
+    );
+    assert_eq!(plugins.names().collect::<Vec<_>>(), ["ok"]);
+}
+
+#[test]
+fn init_failures_are_reported_and_other_plugins_run() {
+    let limits = Limits {
+        init: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let (plugins, failures) = Plugins::start_with(
+        &[
+            behave("badconf", &[("init", "fail:missing config.url")]),
+            behave("spins", &[("init", "loop")]),
+            behave("good", &[("on-signal", "as:3")]),
+        ],
+        limits,
+    )
+    .unwrap();
+    let reasons: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "plugin badconf: init failed: missing config.url",
+            "plugin spins: ran past its deadline of 300 ms",
+        ]
+    );
+    assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(3));
+}
+
+#[test]
+fn a_missing_or_bogus_file_is_one_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("x.wasm");
+    std::fs::write(&bogus, b"\0asm\x01\0\0\0").unwrap();
+    let (_p, failures) = Plugins::start(&[
+        spec("missing", Path::new("/nonexistent.wasm"), &[]),
+        spec("core", &bogus, &[]),
+    ])
+    .unwrap();
+    assert_eq!(failures.len(), 2);
+    assert!(
+        failures[0].reason.contains("cannot read /nonexistent.wasm"),
+        "{}",
+        failures[0]
+    );
+    assert!(
+        failures[1].reason.contains("not a component"),
+        "{}",
+        failures[1]
+    );
+}
+
+#[test]
+fn sha256_pins_are_checked() {
+    let mut pinned = behave("pinned", &[]);
+    pinned.sha256 = Some("00".repeat(32));
+    let (_p, failures) = Plugins::start(&[pinned]).unwrap();
+    assert!(
+        failures[0].reason.starts_with("sha256 mismatch"),
+        "{}",
+        failures[0]
+    );
+}
+
+#[test]
+fn url_plugins_need_a_pin() {
+    let mut remote = spec("remote", Path::new("/"), &[]);
+    remote.source = PluginSource::Url("https://example.invalid/p.wasm".into());
+    let (_p, failures) = Plugins::start(&[remote]).unwrap();
+    assert!(
+        failures[0].reason.contains("is not pinned"),
+        "{}",
+        failures[0]
+    );
+}
+
+// ---- the example plugin ---------------------------------------------------------------------
+
+fn wait_for_handler(pid: u32, signal: u32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let cgt = status.lines().find(|l| l.starts_with("SigCgt:")).unwrap();
+        let mask = u64::from_str_radix(cgt["SigCgt:".len()..].trim(), 16).unwrap();
+        if mask & (1 << (signal - 1)) != 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("process {pid} never installed a handler for {signal}");
+}
+
+#[test]
+fn sigguard_drops_signals_the_main_process_does_not_handle() {
+    let plugins = start(&[spec("sigguard", &built().sigguard, &[("always", "INT")])]);
+    let mut child = Command::new("sh")
+        .args(["-c", "trap 'exit 0' USR1; while :; do sleep 0.05; done"])
+        .spawn()
+        .unwrap();
+    wait_for_handler(child.id(), 10);
+    plugins.request(Request::SetMainPid(child.id()));
+    assert_eq!(
+        signal_reply(&plugins, 10),
+        SignalAction::Forward(10),
+        "USR1 is caught: forwarded"
+    );
+    assert_eq!(
+        signal_reply(&plugins, 15),
+        SignalAction::Ignore,
+        "TERM is not caught: dropped"
+    );
+    assert_eq!(
+        signal_reply(&plugins, 2),
+        SignalAction::Forward(2),
+        "INT is in always="
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        signal_reply(&plugins, 15),
+        SignalAction::Forward(15),
+        "no process: forwarded"
+    );
+}
+
+// ---- speed ----------------------------------------------------------------------------------
+
+#[test]
+fn on_signal_round_trip_is_fast() {
+    let plugins = start(&[behave(
+        "fwd",
+        &[("on-signal", "forward"), ("hooks", "on-signal")],
+    )]);
+    let mut times: Vec<Duration> = (0..500)
+        .map(|_| {
+            let t = Instant::now();
+            assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(15));
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    let median = times[times.len() / 2];
+    eprintln!(
+        "on-signal round trip: median {median:?}, p90 {:?}",
+        times[times.len() * 9 / 10]
+    );
+    assert!(median < Duration::from_millis(2), "median {median:?}");
+}
