@@ -22,7 +22,10 @@ mod engine;
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("host/ has a parent").to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf();
     let plugins = root.join("plugins");
     let out_dir = PathBuf::from(env("OUT_DIR"));
     let target = env("TARGET");
@@ -44,7 +47,11 @@ fn main() {
     }
 
     let skip = std::env::var("HOOKINIT_BUILTIN_PLUGINS").is_ok_and(|v| v == "skip");
-    let crates = if skip { Vec::new() } else { builtin_crates(&plugins.join("builtin")) };
+    let crates = if skip {
+        Vec::new()
+    } else {
+        builtin_crates(&plugins.join("builtin"))
+    };
     let mut embedded = Vec::new();
     if !crates.is_empty() {
         let wasm_dir = build_components(&plugins, &crates);
@@ -90,7 +97,9 @@ fn env(name: &str) -> String {
 
 /// Package names of the crates directly under `dir` (sorted, for a stable binary).
 fn builtin_crates(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut names: Vec<String> = entries
         .filter_map(|e| {
             let manifest = std::fs::read_to_string(e.ok()?.path().join("Cargo.toml")).ok()?;
@@ -107,12 +116,11 @@ fn package_name(manifest: &str) -> Option<String> {
     for line in manifest.lines().map(str::trim) {
         if line.starts_with('[') {
             in_package = line == "[package]";
-        } else if in_package {
-            if let Some(value) = line.strip_prefix("name").map(str::trim_start) {
-                if let Some(value) = value.strip_prefix('=') {
-                    return Some(value.trim().trim_matches('"').to_string());
-                }
-            }
+        } else if in_package
+            && let Some(value) = line.strip_prefix("name").map(str::trim_start)
+            && let Some(value) = value.strip_prefix('=')
+        {
+            return Some(value.trim().trim_matches('"').to_string());
         }
     }
     None
@@ -144,14 +152,23 @@ fn build_components(plugins: &Path, crates: &[String]) -> PathBuf {
             || key.starts_with("RUSTDOC")
             || matches!(
                 key,
-                "RUSTFLAGS" | "TARGET" | "HOST" | "OUT_DIR" | "OPT_LEVEL" | "PROFILE" | "DEBUG" | "NUM_JOBS"
+                "RUSTFLAGS"
+                    | "TARGET"
+                    | "HOST"
+                    | "OUT_DIR"
+                    | "OPT_LEVEL"
+                    | "PROFILE"
+                    | "DEBUG"
+                    | "NUM_JOBS"
             );
         if drop && !keep {
             cmd.env_remove(key);
         }
     }
     cmd.stdout(std::io::stderr()); // stdout of a build script is cargo's instruction channel
-    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo for the plugins: {e}"));
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo for the plugins: {e}"));
     if !status.success() {
         panic!(
             "building the built-in plugins for wasm32-wasip2 failed (is the target installed? \

@@ -30,8 +30,8 @@ fn built() -> &'static Built {
             .unwrap()
             .to_path_buf();
         let plugins = root.join("plugins");
-        let cache =
-            std::env::temp_dir().join(format!("hookinit-test-cache-{}", std::process::id()));
+        // Content-addressed, so runs can share it; inside plugins/target (ignored by git).
+        let cache = plugins.join("target/hookinit-test-cache");
         // SAFETY: set once, before any test uses the runtime (they all wait for this OnceLock).
         unsafe { std::env::set_var("HOOKINIT_CACHE_DIR", &cache) };
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -265,13 +265,11 @@ fn on_signal_forward_as_rewrites_and_ignore_ends_the_chain() {
         behave("drop", &[("on-signal", "ignore")]),
         behave("never-asked", &[("on-signal", "loop")]),
     ]);
-    let t = Instant::now();
     assert_eq!(signal_reply(&plugins, 1), SignalAction::Ignore);
     assert!(
-        t.elapsed() < Duration::from_millis(40),
+        plugins.take_failures().is_empty(),
         "the chain stopped at ignore"
     );
-    assert!(plugins.take_failures().is_empty());
 }
 
 #[test]
@@ -309,15 +307,13 @@ fn a_plugin_spinning_in_on_signal_is_stopped_at_its_50ms_deadline() {
     assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(9));
     let took = t.elapsed();
     assert!(
-        took >= Duration::from_millis(45) && took < Duration::from_millis(150),
+        took >= Duration::from_millis(45) && took < Duration::from_millis(400),
         "took {took:?}"
     );
     let why = one_failure(&plugins, "spin", Hook::OnSignal);
     assert_eq!(why, "ran past its deadline of 50 ms");
-    // Disabled: later signals are fast and only the other plugin answers.
-    let t = Instant::now();
+    // Disabled: not called again (no new failure); only the other plugin answers.
     assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(9));
-    assert!(t.elapsed() < Duration::from_millis(40));
     assert!(plugins.take_failures().is_empty());
 }
 
@@ -331,7 +327,7 @@ fn a_plugin_blocked_in_a_host_call_does_not_block_the_answers() {
     assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(15));
     let took = t.elapsed();
     assert!(
-        took < Duration::from_millis(200),
+        took < Duration::from_millis(500),
         "answered by the watchdog, took {took:?}"
     );
     let why = one_failure(&plugins, "sleepy", Hook::OnSignal);
@@ -343,7 +339,7 @@ fn a_plugin_blocked_in_a_host_call_does_not_block_the_answers() {
         exit_reply(&plugins, ExitInfo::Exited(1)),
         ExitAction::Propagate
     );
-    assert!(t.elapsed() < Duration::from_millis(100));
+    assert!(t.elapsed() < Duration::from_millis(300));
     // Once it is back, the plugin stays disabled and the runtime serves requests again.
     std::thread::sleep(Duration::from_millis(1600));
     assert_eq!(
@@ -466,7 +462,13 @@ fn hostile_fetch_without_a_grant_is_denied() {
         &[("pre-exec", "fetch:http://127.0.0.1:9/x")],
     )]);
     let failure = pre_exec_reply(&plugins).unwrap_err();
-    assert!(failure.reason.starts_with("denied: "), "{}", failure.reason);
+    assert!(
+        failure
+            .reason
+            .starts_with("denied: 127.0.0.1 is not granted"),
+        "{}",
+        failure.reason
+    );
 }
 
 #[test]
@@ -645,5 +647,198 @@ fn on_signal_round_trip_is_fast() {
         "on-signal round trip: median {median:?}, p90 {:?}",
         times[times.len() * 9 / 10]
     );
-    assert!(median < Duration::from_millis(2), "median {median:?}");
+    assert!(median < Duration::from_millis(5), "median {median:?}");
+}
+
+/// Start-up costs, printed (`cargo test --test plugins -- --ignored --nocapture startup_costs`).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn startup_costs() {
+    use hookinit::plugins::{builtin, cache::Cache, engine, load};
+    let wasm = std::fs::read(&built().behave).unwrap();
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let t = Instant::now();
+    let engine = engine::engine(hookinit::plugins::TARGET).unwrap();
+    eprintln!("Engine::new: {:?}", t.elapsed());
+    let cold: Vec<Duration> = (0..3)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            let t = Instant::now();
+            let l = load::compile_cached(&engine, &wasm, &Cache::new(dir.path())).unwrap();
+            assert_eq!(l.origin, load::Origin::Compiled);
+            t.elapsed()
+        })
+        .collect();
+    eprintln!(
+        "cold compile of a {} KiB plugin (+cache write): median {:?}",
+        wasm.len() >> 10,
+        median(cold)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path());
+    load::compile_cached(&engine, &wasm, &cache).unwrap();
+    let warm: Vec<Duration> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            let l = load::compile_cached(&engine, &wasm, &cache).unwrap();
+            assert_eq!(l.origin, load::Origin::Cache);
+            t.elapsed()
+        })
+        .collect();
+    eprintln!(
+        "cached load (sha256 + deserialize_file): median {:?}",
+        median(warm)
+    );
+    for e in builtin::all() {
+        let times: Vec<Duration> = (0..20)
+            .map(|_| {
+                let t = Instant::now();
+                e.load(&engine).unwrap();
+                t.elapsed()
+            })
+            .collect();
+        eprintln!(
+            "embedded {}: deserialize median {:?}",
+            e.name,
+            median(times)
+        );
+    }
+    // The whole start of one plugin through the runtime (thread, engine, load from the cache,
+    // instantiate, init), then one pre-exec hook.
+    built();
+    let starts: Vec<(Duration, Duration)> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            let plugins = start(&[behave("b", &[("pre-exec", "push-arg:x")])]);
+            let started = t.elapsed();
+            let t = Instant::now();
+            pre_exec_reply(&plugins).unwrap();
+            (started, t.elapsed())
+        })
+        .collect();
+    eprintln!(
+        "Plugins::start (cached plugin): median {:?}; first pre-exec round trip: median {:?}",
+        median(starts.iter().map(|s| s.0).collect()),
+        median(starts.iter().map(|s| s.1).collect())
+    );
+}
+
+// ---- hookinit plugin compile|inspect|check ----------------------------------------------------
+
+fn cli(args: &[&str]) -> i32 {
+    hookinit::plugins::cli::main_plugin_cli(args.iter().map(Into::into).collect())
+}
+
+#[test]
+fn plugin_cli_compiles_inspects_and_checks() {
+    let behave = built().behave.display().to_string();
+    let v1 = built().wit_v1.display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    assert_eq!(cli(&["compile", &behave, "-o", &out]), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "one .cwasm in the cache"
+    );
+    assert_eq!(
+        cli(&["compile", &behave, "-o", &out]),
+        0,
+        "already compiled is fine"
+    );
+    assert_eq!(cli(&["inspect", &behave]), 0);
+    let sigguard = built().sigguard.display().to_string();
+    assert_eq!(cli(&["check", &sigguard]), 0, "sigguard needs no grant");
+    assert_eq!(
+        cli(&["check", &behave]),
+        1,
+        "behave imports fetch: grants missing"
+    );
+    let write = format!("write={out}");
+    assert_eq!(
+        cli(&["check", &behave, "fetch=127.0.0.1", &write]),
+        0,
+        "granted"
+    );
+    assert_eq!(cli(&["check", &v1]), 1, "another WIT major does not run");
+    assert_eq!(
+        cli(&["check", &behave, "config.init=fail:no"]),
+        1,
+        "init fails"
+    );
+    assert_eq!(cli(&["check", "/nonexistent.wasm"]), 2);
+    assert_eq!(cli(&["frobnicate"]), 2);
+}
+
+/// Threads the runtime adds (run alone: `-- --ignored --exact threads_added_by_the_runtime`).
+#[test]
+#[ignore = "counts the process's threads: meaningful only when run alone"]
+fn threads_added_by_the_runtime() {
+    let count = || std::fs::read_dir("/proc/self/task").unwrap().count();
+    built();
+    let before = count();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), "x").unwrap();
+    let mut reader = behave(
+        "reader",
+        &[("pre-exec", &format!("read:{}/f", dir.path().display()))],
+    );
+    reader.grants.read.push(dir.path().to_path_buf());
+    let plugins = start(&[reader, behave("sleeper", &[("on-exit", "sleep:10")])]);
+    pre_exec_reply(&plugins).unwrap();
+    exit_reply(&plugins, ExitInfo::Exited(0));
+    eprintln!(
+        "threads: {before} before start, {} after file I/O and a sleep",
+        count()
+    );
+    assert_eq!(
+        count(),
+        before + 2,
+        "the worker and the watchdog, nothing else"
+    );
+}
+
+/// Serves `body` over HTTP on loopback to at most `n` requests; returns the URL.
+fn serve(body: Vec<u8>, n: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/plugin.wasm", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(n) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    url
+}
+
+#[test]
+fn url_plugins_are_fetched_once_then_come_from_the_cache() {
+    let wasm = std::fs::read(&built().behave).unwrap();
+    let sha = hookinit::plugins::cache::sha256_hex(&wasm);
+    let url = serve(wasm, 1);
+    let mut remote = behave("remote", &[("on-signal", "as:12")]);
+    remote.source = PluginSource::Url(url.clone());
+    remote.sha256 = Some(sha);
+    let plugins = start(std::slice::from_ref(&remote));
+    assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(12));
+    // The server is gone (it answered once): the pinned component comes from the cache.
+    let plugins = start(&[remote]);
+    assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(12));
+    // A pin that does not match is refused.
+    let mut wrong = behave("wrong", &[]);
+    wrong.source = PluginSource::Url(serve(b"\0asm\r\0\x01\0".to_vec(), 1));
+    wrong.sha256 = Some("11".repeat(32));
+    let (_p, failures) = Plugins::start(&[wrong]).unwrap();
+    assert!(failures[0].reason.contains("sha256"), "{}", failures[0]);
 }

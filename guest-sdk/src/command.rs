@@ -10,7 +10,11 @@ impl Command {
     /// assert_eq!(cmd.env("HOME"), Some("/root"));
     /// ```
     pub fn env(&self, name: &str) -> Option<&str> {
-        self.env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Sets `name` to `value`, replacing any previous value (the variable keeps its position).
@@ -63,7 +67,9 @@ impl Command {
     /// assert_eq!(cmd.argv(), ["ls", "-l"]);
     /// ```
     pub fn argv(&self) -> Vec<&str> {
-        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect()
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect()
     }
 
     /// Runs the command through another program: `wrap("sh", ["-x"])` turns `script a b` into

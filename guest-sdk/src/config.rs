@@ -22,17 +22,25 @@ impl Config {
 
     /// The last value given for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value given for `key`, in order (for options that may repeat).
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.entries.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of `key`, or an error that says which key is missing.
     pub fn require(&self, key: &str) -> Result<&str, String> {
-        self.get(key).ok_or_else(|| format!("missing configuration `config.{key}=...`"))
+        self.get(key)
+            .ok_or_else(|| format!("missing configuration `config.{key}=...`"))
     }
 
     /// The value of `key` parsed as `T`; `Ok(None)` when absent, an error naming the key when
@@ -43,7 +51,10 @@ impl Config {
     {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|e| format!("config.{key}={v}: {e}")),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|e| format!("config.{key}={v}: {e}")),
         }
     }
 

@@ -52,15 +52,24 @@ pub fn main_signals() -> Option<SignalMasks> {
     wit::process::main_signals()
 }
 
+#[allow(clippy::derivable_impls)] // generated type: no derive possible here
 impl Default for FetchOptions {
     fn default() -> Self {
-        FetchOptions { sha256: None, timeout_ms: None, max_bytes: None }
+        FetchOptions {
+            sha256: None,
+            timeout_ms: None,
+            max_bytes: None,
+        }
     }
 }
 
+#[allow(clippy::derivable_impls)]
 impl Default for UnpackOptions {
     fn default() -> Self {
-        UnpackOptions { strip: None, max_bytes: None }
+        UnpackOptions {
+            strip: None,
+            max_bytes: None,
+        }
     }
 }
 

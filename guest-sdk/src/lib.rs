@@ -250,6 +250,7 @@ pub mod __private {
             default_bindings_module: "::hookinit_sdk::__private::bindings",
             runtime_path: "::hookinit_sdk::__private::wit_bindgen::rt",
             bitflags_path: "::hookinit_sdk::__private::wit_bindgen::rt::bitflags",
+            additional_derives: [PartialEq, Eq],
         });
     }
 

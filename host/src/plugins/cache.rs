@@ -3,8 +3,8 @@
 //! (writable in a read-only image; fill it at image build time with `hookinit plugin compile`).
 //!
 //! A `.cwasm` is native code loaded without validation, so the cache only holds files hookinit
-//! wrote itself: the directory must belong to hookinit's user and be writable by no one else
-//! (it is created 0700), and so must each file; otherwise the cache is not used. Files are
+//! wrote itself: the directory must belong to hookinit's user (or root) and be writable by no
+//! one else (it is created 0700), and so must each file; otherwise the cache is not used. Files are
 //! written to a temporary name and renamed, so a loaded (mapped) file never changes.
 //! Fetched components (`plugin=URL`) are kept under `wasm/` by their sha256.
 
@@ -155,11 +155,13 @@ impl Cache {
     }
 }
 
-/// Owned by our effective user, not writable by group or others, of the expected kind.
+/// Owned by our effective user or by root (a cache filled at image build time, read by a
+/// non-root container user), not writable by group or others, of the expected kind.
 fn trusted(path: &Path, dir: bool) -> std::io::Result<bool> {
     let meta = fs::symlink_metadata(path)?;
     let kind_ok = if dir { meta.is_dir() } else { meta.is_file() };
-    Ok(kind_ok && meta.uid() == nix::unistd::geteuid().as_raw() && meta.mode() & 0o022 == 0)
+    let owner_ok = meta.uid() == nix::unistd::geteuid().as_raw() || meta.uid() == 0;
+    Ok(kind_ok && owner_ok && meta.mode() & 0o022 == 0)
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub fn load(engine: &Engine, spec: &PluginSpec, cache: &Cache) -> Result<Loaded,
             return Err(format!("sha256 mismatch: expected {pin}, got {actual}"));
         }
     }
-    require_component(&bytes).map_err(|why| format!("{}: {why}", describe(&spec.source)))?;
+    require_component(&bytes).map_err(|why| format!("{} {why}", describe(&spec.source)))?;
     compile_cached(engine, &bytes, cache)
 }
 
@@ -127,10 +127,10 @@ fn fetch_component(url: &str, spec: &PluginSpec, cache: &Cache) -> Result<Vec<u8
     let _ = std::fs::remove_file(&tmp);
     let bytes = result.map_err(|e| format!("cannot download {url}: {e}"))?;
     let sha = sha256_hex(&bytes);
-    if let Some(pin) = &pin {
-        if *pin != sha {
-            return Err(format!("{url}: sha256 mismatch: expected {pin}, got {sha}"));
-        }
+    if let Some(pin) = &pin
+        && *pin != sha
+    {
+        return Err(format!("{url}: sha256 mismatch: expected {pin}, got {sha}"));
     }
     let _ = cache.store(&format!("wasm/{sha}.wasm"), &bytes);
     Ok(bytes)

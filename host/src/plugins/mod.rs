@@ -46,3 +46,4 @@ pub use types::{
     CommandSpec, ExitAction, ExitInfo, Hook, HookFailure, PluginFailure, ResourceLimit,
     RlimitResource, SignalAction,
 };
+pub use worker::TARGET;

@@ -16,7 +16,8 @@
 //!   plugin's business and leak nothing else (no /proc access is granted).
 //!
 //! Limits per plugin ([`Limits`]): linear memory (64 MiB), a deadline per hook (pre-exec 30 s,
-//! on-exit 5 s, on-signal 50 ms; init 30 s), log output per hook (64 KiB, lines cut at 2 KiB).
+//! 10 min for built-ins; on-exit 5 s; on-signal 50 ms; init 30 s), log output per hook (64 KiB,
+//! lines cut at 2 KiB).
 //! Paths handed to host services are checked after resolving symlinks of their existing part, so
 //! a link inside a granted directory cannot point the host outside it.
 
@@ -38,6 +39,9 @@ pub struct Limits {
     pub pre_exec: Duration,
     pub on_exit: Duration,
     pub on_signal: Duration,
+    /// pre-exec deadline of built-in plugins, whose downloads (fstree) carry their own connect
+    /// and total timeouts.
+    pub builtin_pre_exec: Duration,
     /// Log output (stdout, stderr, log import together) accepted per hook call, in bytes.
     pub log_bytes_per_call: usize,
     /// Longest log line; longer ones are cut.
@@ -52,6 +56,7 @@ impl Default for Limits {
             pre_exec: Duration::from_secs(30),
             on_exit: Duration::from_secs(5),
             on_signal: Duration::from_millis(50),
+            builtin_pre_exec: Duration::from_secs(600),
             log_bytes_per_call: 64 << 10,
             log_line: 2 << 10,
         }
@@ -167,7 +172,14 @@ impl Sandbox {
     /// Checks a `fetch-to-file` call; returns the destination file to write and whether the
     /// source is a local file (checked against the read grants).
     pub fn check_fetch(&self, url: &str, dest: &str) -> Result<(PathBuf, bool), String> {
+        let local = self.check_source(url)?;
         let dest = self.check_under(dest, &self.write, "write")?;
+        Ok((dest, local))
+    }
+
+    /// The source of a fetch: an http(s) URL to a granted host, or a readable local file
+    /// (returns true for the latter).
+    fn check_source(&self, url: &str) -> Result<bool, String> {
         match url
             .split_once("://")
             .map(|(scheme, _)| scheme.to_ascii_lowercase())
@@ -181,19 +193,18 @@ impl Sandbox {
                         self.name
                     ));
                 }
+                Ok(false)
             }
             Some(s) if s == "file" => {
-                let path = url["file://".len()..].to_string();
-                self.check_readable(&path)?;
-                return Ok((dest, true));
+                self.check_readable(&url["file://".len()..])?;
+                Ok(true)
             }
-            Some(s) => return Err(format!("denied: unsupported URL scheme {s}:")),
+            Some(s) => Err(format!("denied: unsupported URL scheme {s}:")),
             None => {
                 self.check_readable(url)?;
-                return Ok((dest, true));
+                Ok(true)
             }
         }
-        Ok((dest, false))
     }
 
     /// Checks an `unpack` call; returns (archive, destination directory).

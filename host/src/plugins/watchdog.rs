@@ -208,12 +208,6 @@ pub fn run(engine: Engine, shared: Arc<Shared>) {
         f.abandoned = true;
         let abandon = f.abandon.take();
         let (plugin, hook, limit) = (f.plugin.clone(), f.hook, f.limit);
-        crate::error!(
-            "plugin {plugin}: {}: did not return within its deadline of {} (blocked in a host \
-             call); disabled, default answer used",
-            hook.map_or("init", Hook::name),
-            human(limit)
-        );
         st.wedged = Some((plugin.clone(), hook));
         if let Some(hook) = hook {
             st.failures.push(HookFailure {
@@ -252,5 +246,14 @@ pub fn run(engine: Engine, shared: Arc<Shared>) {
                 shared.reply(&mut st, reply);
             }
         }
+        // Logged outside the lock: a slow stderr must not hold up the main thread's requests.
+        drop(st);
+        crate::error!(
+            "plugin {plugin}: {}: did not return within its deadline of {} (blocked in a host \
+             call); disabled, default answer used",
+            hook.map_or("init", Hook::name),
+            human(limit)
+        );
+        st = shared.lock();
     }
 }

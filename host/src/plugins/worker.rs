@@ -19,7 +19,7 @@ use super::runtime::{Reply, Request, StartReport};
 use super::sandbox::{Limits, Sandbox};
 use super::types::{ExitAction, Hook, HookFailure, SignalAction};
 use super::watchdog::{Abandon, Shared};
-use crate::config::plan::PluginSpec;
+use crate::config::plan::{PluginSource, PluginSpec};
 use std::sync::Arc;
 
 /// The target triple hookinit was built for (set by build.rs); the engine compiles for its
@@ -47,6 +47,7 @@ pub fn block_async_signals() {
 struct Slot {
     name: String,
     instance: Option<PluginInstance>,
+    limits: Limits,
 }
 
 struct Worker {
@@ -173,9 +174,14 @@ impl Worker {
                         .start_progress
                         .plugins
                         .push((spec.name.clone(), subs));
+                    let mut limits = self.limits.clone();
+                    if matches!(spec.source, PluginSource::Builtin(_)) {
+                        limits.pre_exec = limits.builtin_pre_exec;
+                    }
                     self.plugins.push(Slot {
                         name: spec.name.clone(),
                         instance: Some(instance),
+                        limits,
                     });
                 }
                 Err(Fault::Error(why)) | Err(Fault::Crash(why)) => {
@@ -238,8 +244,8 @@ impl Worker {
         fallback: Reply,
         f: impl FnOnce(&mut PluginInstance, std::time::Duration) -> Result<R, Fault>,
     ) -> Result<R, Option<Fault>> {
-        let limit = self.limits.deadline(hook);
         let slot = &mut self.plugins[i];
+        let limit = slot.limits.deadline(hook);
         let Some(instance) = slot.instance.as_mut() else {
             return Err(Some(Fault::Crash(String::new())));
         };
@@ -292,7 +298,7 @@ impl Worker {
         let mut cmd = convert::command_to_wit(&spec, &mut originals);
         for i in self.subscribers(Hook::PreExec) {
             let name = self.plugins[i].name.clone();
-            let deadline = self.limits.pre_exec;
+            let deadline = self.plugins[i].limits.pre_exec;
             let fallback = Reply::PreExec(Err(HookFailure {
                 plugin: name.clone(),
                 hook: Some(Hook::PreExec),

@@ -134,8 +134,11 @@ pub fn fetch_to_file(
     dest: &Path,
     opts: &FetchOptions,
 ) -> Result<FetchReport, FetchError> {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
     let start = Instant::now();
-    let deadline = start + opts.total_timeout;
+    // Clamped so that an absurd timeout cannot overflow the clock.
+    let deadline = start + opts.total_timeout.min(CENTURY);
+    let source = source.trim();
     match classify(source)? {
         Source::Http(url) => fetch_http(&url, dest, opts, start, deadline),
         Source::Local(_) if !opts.allow_local => Err(FetchError::Denied {
@@ -152,7 +155,6 @@ enum Source {
 }
 
 fn classify(source: &str) -> Result<Source, FetchError> {
-    let source = source.trim();
     let invalid = |detail: &str| FetchError::InvalidSource {
         url: redact(source),
         detail: detail.into(),
@@ -160,7 +162,7 @@ fn classify(source: &str) -> Result<Source, FetchError> {
     if source.is_empty() {
         return Err(invalid("empty"));
     }
-    match scheme_of(source).map(|s| s.to_ascii_lowercase()).as_deref() {
+    match scheme_of(source).map(str::to_ascii_lowercase).as_deref() {
         Some("http" | "https") => Ok(Source::Http(source.to_string())),
         Some("file") => file_url_path(source)
             .map(Source::Local)
@@ -228,10 +230,11 @@ fn redact(url: &str) -> String {
         .find(['/', '?', '#'])
         .map_or(url.len(), |i| start + i);
     match url[start..end].rfind('@') {
-        Some(at) => {
-            let user = url[start..start + at].split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..start], &url[start + at..])
-        }
+        // `user:password@` keeps the user; a bare `token@` is all secret.
+        Some(at) => match url[start..start + at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..start], &url[start + at..]),
+            None => format!("{}***{}", &url[..start], &url[start + at..]),
+        },
         None => url.to_string(),
     }
 }
@@ -472,9 +475,13 @@ fn split_host_port(entry: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// The proxy for this URL from the environment, with curl's variable names and NO_PROXY rules.
+/// The proxy for this URL from the environment, with curl's variable names and `NO_PROXY` rules.
 fn proxy_for(uri: &Uri) -> Result<Option<ureq::Proxy>, String> {
     let host = host_of(uri).unwrap_or_default();
+    // Like Go's net/http: a proxy cannot reach this container's own loopback.
+    if is_loopback(&host) {
+        return Ok(None);
+    }
     if env_first(&["no_proxy", "NO_PROXY"]).is_some_and(|list| no_proxy_matches(&list, &host)) {
         return Ok(None);
     }
@@ -491,13 +498,19 @@ fn proxy_for(uri: &Uri) -> Result<Option<ureq::Proxy>, String> {
         .map_err(|e| format!("invalid proxy {:?}: {e}", redact(&value)))
 }
 
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 fn env_first(names: &[&str]) -> Option<String> {
     names
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
 }
 
-/// curl's NO_PROXY: `*`, host names matching themselves and their subdomains (a leading `.` or
+/// curl's `NO_PROXY`: `*`, host names matching themselves and their subdomains (a leading `.` or
 /// `*.` is ignored), IP addresses and CIDR ranges; an optional `:port` is ignored.
 fn no_proxy_matches(list: &str, host: &str) -> bool {
     let ip: Option<IpAddr> = host.parse().ok();
@@ -681,5 +694,438 @@ impl Sink<'_> {
             })?;
         }
         Ok((total, hex(&hasher.finalize())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+    use std::net::TcpListener;
+    use std::thread;
+
+    enum Reply {
+        /// Sent whole, then the connection is closed.
+        Full(Vec<u8>),
+        /// Sent, then the server waits for the client to hang up.
+        Stall(Vec<u8>),
+    }
+
+    fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        let mut out = format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+        out.push_str("\r\n");
+        [out.into_bytes(), body.to_vec()].concat()
+    }
+
+    /// A loopback HTTP server answering one connection per reply, in order. The thread returns
+    /// the request lines it saw.
+    fn serve(replies: Vec<Reply>) -> (String, thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = thread::spawn(move || {
+            let mut seen = Vec::new();
+            for reply in replies {
+                let (stream, _) = listener.accept().expect("accept");
+                let mut reader = io::BufReader::new(stream);
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                loop {
+                    let mut line = String::new();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if line == "\r\n" => break,
+                        Ok(_) => {}
+                    }
+                }
+                seen.push(request_line.trim_end().to_string());
+                let mut stream = reader.into_inner();
+                match reply {
+                    Reply::Full(bytes) => {
+                        let _ = stream.write_all(&bytes);
+                    }
+                    Reply::Stall(bytes) => {
+                        let _ = stream.write_all(&bytes);
+                        // Returns when the client gives up and closes the connection.
+                        let _ = stream.read(&mut [0u8; 1]);
+                    }
+                }
+            }
+            seen
+        });
+        (base, server)
+    }
+
+    fn body(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    fn dest_in(dir: &tempfile::TempDir) -> PathBuf {
+        dir.path().join("download")
+    }
+
+    #[test]
+    fn http_200_streams_to_the_file_with_sha256() {
+        let data = body(300_000);
+        let (base, server) = serve(vec![Reply::Full(response("200 OK", &[], &data))]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("{base}/tree.tar.gz");
+        let report = fetch_to_file(&url, &dest_in(&dir), &FetchOptions::default()).expect("fetch");
+        assert_eq!(fs::read(dest_in(&dir)).expect("dest"), data);
+        assert_eq!(
+            (report.bytes, report.url.as_str()),
+            (data.len() as u64, url.as_str())
+        );
+        assert_eq!(report.sha256, hex(&Sha256::digest(&data)));
+        assert!(
+            report
+                .to_string()
+                .starts_with("fetched 293.0 KiB from http://127.0.0.1:")
+        );
+        assert_eq!(
+            server.join().expect("server"),
+            ["GET /tree.tar.gz HTTP/1.1"]
+        );
+    }
+
+    #[test]
+    fn http_404_is_not_found_and_writes_nothing() {
+        let page = b"<html>404</html>";
+        let (base, _server) = serve(vec![Reply::Full(response("404 Not Found", &[], page))]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dest_in(&dir), "previous").expect("dest");
+        let url = format!("{base}/missing.tar.gz");
+        let err = fetch_to_file(&url, &dest_in(&dir), &FetchOptions::default()).expect_err("404");
+        assert!(matches!(err, FetchError::NotFound { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("HTTP 404 Not Found for {url}")),
+            "{err}"
+        );
+        assert_eq!(
+            fs::read(dest_in(&dir)).expect("dest"),
+            b"previous",
+            "no HTML page written"
+        );
+    }
+
+    #[test]
+    fn http_500_reports_the_status() {
+        let (base, _server) = serve(vec![Reply::Full(response(
+            "503 Service Unavailable",
+            &[],
+            b"busy",
+        ))]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = fetch_to_file(
+            &format!("{base}/x"),
+            &dest_in(&dir),
+            &FetchOptions::default(),
+        )
+        .expect_err("503");
+        assert!(
+            matches!(err, FetchError::HttpStatus { status: 503, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("HTTP 503 Service Unavailable for http://127.0.0.1:"),
+            "{err}"
+        );
+        assert!(!dest_in(&dir).exists());
+    }
+
+    #[test]
+    fn connection_refused_is_a_connect_error() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("http://127.0.0.1:{port}/x.tar");
+        let err =
+            fetch_to_file(&url, &dest_in(&dir), &FetchOptions::default()).expect_err("refused");
+        assert!(matches!(err, FetchError::Connect { .. }), "{err}");
+        assert!(err.to_string().contains(&url), "{err}");
+    }
+
+    #[test]
+    fn a_stalled_body_hits_the_total_timeout() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial".to_vec();
+        let (base, server) = serve(vec![Reply::Stall(head)]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = FetchOptions {
+            total_timeout: Duration::from_secs(1),
+            ..FetchOptions::default()
+        };
+        let started = Instant::now();
+        let err =
+            fetch_to_file(&format!("{base}/slow"), &dest_in(&dir), &opts).expect_err("timeout");
+        assert!(matches!(err, FetchError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(!dest_in(&dir).exists(), "the partial download is removed");
+        server.join().expect("server");
+    }
+
+    #[test]
+    fn a_redirect_to_an_ungranted_host_is_denied_before_connecting() {
+        // Nothing listens on 127.0.0.2:80: connecting would be a Connect error, not Denied.
+        let redirect = response(
+            "302 Found",
+            &[("Location", "http://127.0.0.2/evil.tar")],
+            b"",
+        );
+        let (base, server) = serve(vec![Reply::Full(redirect)]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let granted = base.trim_start_matches("http://").to_string();
+        let opts = FetchOptions {
+            allowed_hosts: Some(vec![granted]),
+            ..FetchOptions::default()
+        };
+        let err =
+            fetch_to_file(&format!("{base}/a.tar"), &dest_in(&dir), &opts).expect_err("denied");
+        assert!(
+            matches!(&err, FetchError::Denied { url, .. } if url.contains("127.0.0.2")),
+            "{err}"
+        );
+        assert_eq!(server.join().expect("server").len(), 1);
+        assert!(!dest_in(&dir).exists());
+    }
+
+    #[test]
+    fn an_ungranted_first_host_is_denied() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = FetchOptions {
+            allowed_hosts: Some(vec!["example.com".into()]),
+            ..FetchOptions::default()
+        };
+        let err =
+            fetch_to_file("http://127.0.0.1:9/a.tar", &dest_in(&dir), &opts).expect_err("denied");
+        assert!(matches!(err, FetchError::Denied { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("127.0.0.1:9 is not granted (granted: example.com)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn redirects_within_the_grant_are_followed() {
+        let data = body(1000);
+        let replies = vec![
+            Reply::Full(response(
+                "301 Moved Permanently",
+                &[("Location", "/releases/v1.tar")],
+                b"",
+            )),
+            Reply::Full(response("302 Found", &[("Location", "v1-final.tar")], b"")),
+            Reply::Full(response("200 OK", &[], &data)),
+        ];
+        let (base, server) = serve(replies);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = FetchOptions {
+            allowed_hosts: Some(vec!["127.0.0.1".into()]),
+            ..FetchOptions::default()
+        };
+        let report =
+            fetch_to_file(&format!("{base}/latest"), &dest_in(&dir), &opts).expect("fetch");
+        assert_eq!(report.url, format!("{base}/releases/v1-final.tar"));
+        assert_eq!(fs::read(dest_in(&dir)).expect("dest"), data);
+        let seen = server.join().expect("server");
+        assert_eq!(
+            seen,
+            [
+                "GET /latest HTTP/1.1",
+                "GET /releases/v1.tar HTTP/1.1",
+                "GET /releases/v1-final.tar HTTP/1.1"
+            ]
+        );
+    }
+
+    #[test]
+    fn redirect_loops_end() {
+        let hop = || Reply::Full(response("302 Found", &[("Location", "/again")], b""));
+        let (base, _server) = serve(vec![hop(), hop()]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = FetchOptions {
+            max_redirects: 1,
+            ..FetchOptions::default()
+        };
+        let err = fetch_to_file(&format!("{base}/x"), &dest_in(&dir), &opts).expect_err("loop");
+        assert!(
+            matches!(err, FetchError::TooManyRedirects { limit: 1, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_size_cap_applies_to_declared_and_streamed_bodies() {
+        let data = body(4096);
+        let mut undeclared = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+        undeclared.extend_from_slice(&data);
+        let (base, _server) = serve(vec![
+            Reply::Full(response("200 OK", &[], &data)),
+            Reply::Full(undeclared),
+        ]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = FetchOptions {
+            max_bytes: 1000,
+            ..FetchOptions::default()
+        };
+        for _ in 0..2 {
+            let err = fetch_to_file(&format!("{base}/big"), &dest_in(&dir), &opts)
+                .expect_err("too large");
+            assert!(
+                matches!(err, FetchError::TooLarge { limit: 1000, .. }),
+                "{err}"
+            );
+            assert!(!dest_in(&dir).exists());
+        }
+    }
+
+    #[test]
+    fn file_urls_and_plain_paths_are_copied() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("my tree.tar");
+        let data = body(5000);
+        fs::write(&source, &data).expect("source");
+        let plain = source.to_str().expect("utf-8").to_string();
+        let url = format!("file://{}", plain.replace(' ', "%20"));
+        for (i, src) in [plain, url].iter().enumerate() {
+            let dest = dir.path().join(format!("copy{i}"));
+            let report = fetch_to_file(src, &dest, &FetchOptions::default()).expect("fetch");
+            assert_eq!(fs::read(&dest).expect("dest"), data);
+            assert_eq!(report.sha256, hex(&Sha256::digest(&data)));
+        }
+    }
+
+    #[test]
+    fn local_sources_fail_clearly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing.tar");
+        let err = fetch_to_file(
+            missing.to_str().expect("utf-8"),
+            &dest_in(&dir),
+            &FetchOptions::default(),
+        )
+        .expect_err("missing");
+        assert!(matches!(err, FetchError::NotFound { .. }), "{err}");
+        let err = fetch_to_file(
+            dir.path().to_str().expect("utf-8"),
+            &dest_in(&dir),
+            &FetchOptions::default(),
+        )
+        .expect_err("a directory");
+        assert!(matches!(err, FetchError::InvalidSource { .. }), "{err}");
+        fs::write(dest_in(&dir), "x").expect("dest");
+        let same = dest_in(&dir).to_str().expect("utf-8").to_string();
+        let err =
+            fetch_to_file(&same, &dest_in(&dir), &FetchOptions::default()).expect_err("itself");
+        assert!(matches!(err, FetchError::InvalidSource { .. }), "{err}");
+        let opts = FetchOptions {
+            allow_local: false,
+            ..FetchOptions::default()
+        };
+        let err = fetch_to_file("file:///etc/hostname", &dest_in(&dir), &opts).expect_err("denied");
+        assert!(matches!(err, FetchError::Denied { .. }), "{err}");
+    }
+
+    #[test]
+    fn sources_are_classified() {
+        assert!(matches!(
+            classify("HTTPS://example.com/a"),
+            Ok(Source::Http(_))
+        ));
+        assert!(matches!(classify("/srv/a.tar"), Ok(Source::Local(_))));
+        assert!(matches!(classify("./odd:name.tar"), Ok(Source::Local(_))));
+        assert!(matches!(
+            classify("ftp://host/a.tar"),
+            Err(FetchError::InvalidSource { .. })
+        ));
+        assert!(matches!(
+            classify("file://otherhost/a.tar"),
+            Err(FetchError::InvalidSource { .. })
+        ));
+        assert!(matches!(
+            classify(""),
+            Err(FetchError::InvalidSource { .. })
+        ));
+        assert_eq!(
+            file_url_path("file://localhost/a%20b.tar?x#y"),
+            Some(PathBuf::from("/a b.tar"))
+        );
+    }
+
+    #[test]
+    fn credentials_are_masked() {
+        assert_eq!(
+            redact("https://user:secret@host/p?q=1"),
+            "https://user:***@host/p?q=1"
+        );
+        assert_eq!(redact("https://ghp_token@host/p"), "https://***@host/p");
+        assert_eq!(redact("https://host/p@x"), "https://host/p@x");
+        assert_eq!(redact("/plain/path"), "/plain/path");
+    }
+
+    #[test]
+    fn locations_resolve_against_the_request() {
+        let base: Uri = "https://h.example:8443/dir/file?q".parse().expect("uri");
+        assert_eq!(resolve_location(&base, "http://o/x"), "http://o/x");
+        assert_eq!(resolve_location(&base, "//cdn/x"), "https://cdn/x");
+        assert_eq!(
+            resolve_location(&base, "/abs"),
+            "https://h.example:8443/abs"
+        );
+        assert_eq!(
+            resolve_location(&base, "rel"),
+            "https://h.example:8443/dir/rel"
+        );
+        assert_eq!(
+            resolve_location(&base, "?page=2"),
+            "https://h.example:8443/dir/file?page=2"
+        );
+    }
+
+    #[test]
+    fn grants_match_host_and_optional_port() {
+        let grants = vec![
+            "github.com".to_string(),
+            "10.0.0.5:8080".into(),
+            "[::1]:443".into(),
+            "bad:port".into(),
+        ];
+        assert!(host_allowed("github.com", 443, &grants));
+        assert!(host_allowed("10.0.0.5", 8080, &grants));
+        assert!(!host_allowed("10.0.0.5", 80, &grants));
+        assert!(host_allowed("::1", 443, &grants));
+        assert!(
+            !host_allowed("bad", 80, &grants),
+            "an unparsable port grants nothing"
+        );
+        assert!(!host_allowed("evilgithub.com", 443, &grants));
+        let uri: Uri = "https://GitHub.com./x".parse().expect("uri");
+        assert_eq!(
+            (host_of(&uri).as_deref(), port_of(&uri)),
+            (Some("github.com"), 443)
+        );
+    }
+
+    #[test]
+    fn no_proxy_follows_curl() {
+        let list = " example.com, .internal ,10.0.0.0/8, [::1]:8080";
+        assert!(no_proxy_matches(list, "example.com"));
+        assert!(no_proxy_matches(list, "api.example.com"));
+        assert!(!no_proxy_matches(list, "badexample.com"));
+        assert!(no_proxy_matches(list, "svc.internal"));
+        assert!(no_proxy_matches(list, "10.1.2.3"));
+        assert!(!no_proxy_matches(list, "11.1.2.3"));
+        assert!(no_proxy_matches("*", "anything"));
+        assert!(is_loopback("127.0.0.1") && is_loopback("localhost") && !is_loopback("10.0.0.1"));
     }
 }

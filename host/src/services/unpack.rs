@@ -17,6 +17,7 @@
 //! - Files are replaced by unlink + `O_CREAT|O_EXCL|O_NOFOLLOW`, so an existing symlink or hard
 //!   link at the destination is replaced, not followed. A directory is never replaced.
 
+use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 use std::ffi::OsStr;
 use std::fmt;
@@ -51,7 +52,7 @@ pub const DEFAULT_MAX_ENTRIES: u64 = 1_000_000;
 const BUF_SIZE: usize = 256 * 1024;
 /// GNU long names and pax headers are read into memory; real ones are a few KiB at most.
 const MAX_EXTENSION: u64 = 1 << 20;
-/// A symlink stored as zip data is a path, so PATH_MAX bounds it.
+/// A symlink stored as zip data is a path, so `PATH_MAX` bounds it.
 const MAX_LINK_TARGET: u64 = 4096;
 /// Like the kernel's ELOOP limit.
 const MAX_SYMLINK_HOPS: u32 = 40;
@@ -255,11 +256,10 @@ pub fn unpack(
 ) -> Result<UnpackReport, UnpackError> {
     let start = Instant::now();
     let pinned = opts.sha256.as_deref().map(parse_sha256).transpose()?;
-    let read_err = |source| UnpackError::Read {
+    let file = File::open(archive).map_err(|source| UnpackError::Read {
         path: archive.to_path_buf(),
         source,
-    };
-    let file = File::open(archive).map_err(read_err)?;
+    })?;
     let format = detect_format(&file, archive)?;
     let job = Job {
         archive,
@@ -268,38 +268,14 @@ pub fn unpack(
         opts,
     };
 
-    let (tree, done, sha) = match pinned {
-        Some(expected) => {
-            // Hashed before anything else so that a mismatch writes nothing.
-            let actual = sha256_file(&file, &AtomicBool::new(false)).map_err(read_err)?;
-            if actual != expected {
-                return Err(UnpackError::Sha256Mismatch {
-                    path: archive.to_path_buf(),
-                    expected,
-                    actual,
-                });
-            }
-            let tree = Tree::open(dest)?;
-            let done = run(&job, &tree)?;
-            (tree, done, actual)
-        }
-        None => {
-            let tree = Tree::open(dest)?;
-            // Nobody waits on the hash, so it runs on the other core while we unpack.
-            let stop = AtomicBool::new(false);
-            let (done, sha) = thread::scope(|s| {
-                let hashing = s.spawn(|| sha256_file(&file, &stop));
-                let done = run(&job, &tree);
-                if done.is_err() {
-                    stop.store(true, Ordering::Relaxed);
-                }
-                let sha = hashing
-                    .join()
-                    .unwrap_or_else(|_| Err(io::Error::other("panicked")));
-                (done, sha)
-            });
-            (tree, done?, sha.map_err(read_err)?)
-        }
+    // A pinned archive is hashed before anything else, so that a mismatch writes nothing.
+    let verified = pinned
+        .map(|expected| verify_pin(&job, expected))
+        .transpose()?;
+    let tree = Tree::open(dest)?;
+    let (done, sha) = match verified {
+        Some(sha) => (run(&job, &tree)?, sha),
+        None => run_hashing(&job, &tree)?,
     };
 
     Ok(UnpackReport {
@@ -315,6 +291,35 @@ pub fn unpack(
         owner_not_kept: done.stats.owner_not_kept,
         archive_sha256: sha,
         elapsed: start.elapsed(),
+    })
+}
+
+fn verify_pin(job: &Job<'_>, expected: String) -> Result<String, UnpackError> {
+    let actual = sha256_file(job.file, &AtomicBool::new(false)).map_err(|e| job.read_error(e))?;
+    if actual == expected {
+        Ok(actual)
+    } else {
+        let path = job.archive.to_path_buf();
+        Err(UnpackError::Sha256Mismatch {
+            path,
+            expected,
+            actual,
+        })
+    }
+}
+
+/// Unpacks while another thread hashes the archive: nobody waits on an unpinned hash.
+fn run_hashing(job: &Job<'_>, tree: &Tree) -> Result<(Done, String), UnpackError> {
+    let stop = AtomicBool::new(false);
+    thread::scope(|scope| {
+        let hashing = scope.spawn(|| sha256_file(job.file, &stop));
+        let done = run(job, tree);
+        // A refused archive need not be hashed to the end.
+        stop.store(done.is_err(), Ordering::Relaxed);
+        let sha = hashing
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")));
+        Ok((done?, sha.map_err(|e| job.read_error(e))?))
     })
 }
 
@@ -386,9 +391,13 @@ fn sniff(head: &[u8]) -> Option<Format> {
     if let Some((_, format)) = MAGIC.iter().find(|(magic, _)| head.starts_with(magic)) {
         return Some(*format);
     }
-    let looks_tar = head.len() == 512
-        && (&head[257..262] == b"ustar" || tar_checksum_ok(head) || head.iter().all(|&b| b == 0));
-    looks_tar.then_some(Format::Tar)
+    looks_tar(head).then_some(Format::Tar)
+}
+
+/// Whether a 512-byte block is a tar header (or the all-zero block of an empty archive).
+fn looks_tar(block: &[u8]) -> bool {
+    block.len() == 512
+        && (&block[257..262] == b"ustar" || tar_checksum_ok(block) || block.iter().all(|&b| b == 0))
 }
 
 /// A pre-POSIX (v7) tar header has no magic: its checksum is the only sign.
@@ -662,6 +671,13 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
+    fn read_error(&self, source: io::Error) -> UnpackError {
+        UnpackError::Read {
+            path: self.archive.to_path_buf(),
+            source,
+        }
+    }
+
     fn corrupt(&self, detail: impl Into<String>) -> UnpackError {
         UnpackError::Corrupt {
             path: self.archive.to_path_buf(),
@@ -683,19 +699,26 @@ fn run(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
 fn unpack_tar(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
     // First pass: decompress and check the whole stream (this is what verifies gzip/xz/zstd
     // checksums and catches truncation) and find the top folder, before writing anything.
-    let t0 = Instant::now();
     let mut limits = Limits::new(job.opts);
     let mut top = TopDir::default();
     let stream = tar_stream(job.file, job.format).map_err(|e| job.corrupt(e.to_string()))?;
-    read_tar(job, stream, |head, _| {
+    let mut buf = vec![0; BUF_SIZE];
+    read_tar(job, stream, |head, data| {
         let comps = limits.admit(head)?;
         top.observe(&comps, matches!(head.kind, Kind::Dir));
-        Ok(())
+        // Read the data here in large blocks (tar would skip it 8 KiB at a time): decompressing
+        // is the cost of this pass.
+        loop {
+            match data.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(job.corrupt(e.to_string())),
+            }
+        }
     })?;
 
     let strip = job.opts.strip.unwrap_or_else(|| top.strip());
-    eprintln!("PROBE scan {:?}", t0.elapsed());
-    let t0 = Instant::now();
     let mut ex = Extractor::new(tree, job, strip);
     // Second pass: decompress on the other core while this one writes, as `tar -z` does with
     // its gzip child.
@@ -706,7 +729,6 @@ fn unpack_tar(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
         );
         read_tar(job, stream, |head, data| ex.entry(head, data))
     })?;
-    eprintln!("PROBE extract {:?}", t0.elapsed());
     Ok(Done {
         strip,
         stats: ex.finish()?,
@@ -843,9 +865,9 @@ impl Pending {
             .unwrap_or_else(|| header.path_bytes().into_owned());
         if self.size.is_some_and(|size| size != entry.size()) {
             // We iterate raw headers, so honouring a pax size would desynchronise the stream.
-            return Ok(unsupported(
-                name,
-                "a pax size that differs from the header size",
+            return Err(format!(
+                "entry {:?}: a pax size that differs from the header size is not supported",
+                lossy(&name)
             ));
         }
         let mode = header
@@ -865,7 +887,7 @@ impl Pending {
         let link = || {
             self.link
                 .clone()
-                .or_else(|| header.link_name_bytes().map(|l| l.into_owned()))
+                .or_else(|| header.link_name_bytes().map(Cow::into_owned))
         };
         use tar::EntryType as T;
         let kind = match header.entry_type() {
@@ -898,20 +920,6 @@ impl Pending {
     }
 }
 
-fn unsupported(name: Vec<u8>, what: &str) -> Head {
-    let meta = Meta {
-        mode: 0,
-        mtime: None,
-        owner: None,
-    };
-    Head {
-        name,
-        kind: Kind::Unsupported(format!("{what} is not supported")),
-        meta,
-        size: 0,
-    }
-}
-
 fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -936,15 +944,27 @@ impl<R: Read> Read for Counted<R> {
 /// is bounded (the tar crate would read any size into memory).
 fn read_tar(
     job: &Job<'_>,
-    stream: impl Read,
+    mut stream: impl Read,
     mut visit: impl FnMut(&Head, &mut dyn Read) -> Result<(), UnpackError>,
 ) -> Result<(), UnpackError> {
+    // Say so plainly when a compressed file holds something other than a tar archive.
+    let mut first = [0u8; 512];
+    let len = fill(&mut stream, &mut first).map_err(|e| job.corrupt(e.to_string()))?;
+    if !looks_tar(&first[..len]) {
+        let inside = match job.format {
+            Format::Tar => String::new(),
+            other => format!(" inside the {other} data"),
+        };
+        return Err(job.corrupt(format!(
+            "no tar archive{inside} (the first header is invalid)"
+        )));
+    }
+    let stream = io::Cursor::new(first).take(len as u64).chain(stream);
     let mut archive = tar::Archive::new(Counted {
         inner: stream,
         count: 0,
     });
     let mut pending = Pending::default();
-    let mut seen = 0u64;
     // Where the next header starts: the end-of-archive marker must be there.
     let mut next_header = 0u64;
     let entries = archive
@@ -952,10 +972,10 @@ fn read_tar(
         .map_err(|e| job.corrupt(e.to_string()))?
         .raw(true);
     for item in entries {
-        let mut entry = item.map_err(|e| job.corrupt(tar_error(&e, seen, job.format)))?;
+        let mut entry = item.map_err(|e| job.corrupt(e.to_string()))?;
         next_header = entry
             .raw_file_position()
-            .saturating_add(entry.size().div_ceil(512) * 512);
+            .saturating_add(entry.size().div_ceil(512).saturating_mul(512));
         use tar::EntryType as T;
         match entry.header().entry_type() {
             T::GNULongName => pending.path = Some(read_extension(job, &mut entry)?),
@@ -970,7 +990,6 @@ fn read_tar(
                     .head_for(&entry)
                     .map_err(|e| job.corrupt(e))?;
                 visit(&head, &mut entry)?;
-                seen += 1;
             }
         }
     }
@@ -985,19 +1004,6 @@ fn read_tar(
         return Err(job.corrupt("more than 64 MiB of data after the end of the archive"));
     }
     Ok(())
-}
-
-fn tar_error(e: &io::Error, seen: u64, format: Format) -> String {
-    if seen == 0 && e.to_string().contains("checksum") {
-        let inside = if format == Format::Tar {
-            String::new()
-        } else {
-            format!(" inside the {format} data")
-        };
-        format!("no tar archive{inside} (the first header is invalid)")
-    } else {
-        e.to_string()
-    }
 }
 
 fn read_extension(job: &Job<'_>, entry: &mut dyn Read) -> Result<Vec<u8>, UnpackError> {
@@ -1138,7 +1144,6 @@ enum WalkError {
 struct Walked {
     fd: OwnedFd,
     path: Vec<u8>,
-    created: bool,
 }
 
 struct Tree {
@@ -1185,7 +1190,6 @@ impl Tree {
         let mut stack: Vec<(Vec<u8>, OwnedFd)> = Vec::new();
         let mut last_link: Option<(Vec<u8>, Vec<u8>)> = None;
         let mut hops = 0;
-        let mut made = false;
         while let Some(name) = pending.pop_front() {
             if name.is_empty() || name == b"." {
                 continue;
@@ -1205,7 +1209,6 @@ impl Tree {
                     .map(|(n, _)| n.as_slice())
                     .chain([name.as_slice()]),
             );
-            made = false;
             let fd = match open_dir(parent, &name) {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) if create => {
@@ -1214,7 +1217,6 @@ impl Tree {
                         Err(e) => return Err(WalkError::Io(here, e)),
                     }
                     created.insert(here.clone());
-                    made = true;
                     open_dir(parent, &name).map_err(|e| WalkError::Io(here.clone(), e))?
                 }
                 Err(Errno::ENOENT) => return Err(WalkError::Missing(here)),
@@ -1260,11 +1262,30 @@ impl Tree {
                 .try_clone()
                 .map_err(|e| WalkError::Io(Vec::new(), io_errno(&e)))?,
         };
-        Ok(Walked {
-            fd,
-            path,
-            created: made,
-        })
+        Ok(Walked { fd, path })
+    }
+
+    /// The directory that will hold `rel`'s last component, resolved safely and created.
+    /// `cache` keeps the last one: archives list a folder's files together.
+    fn parent_dir<'c>(
+        &self,
+        cache: &'c mut Option<Parent>,
+        created: &mut HashSet<Vec<u8>>,
+        rel: &[&[u8]],
+        entry: &str,
+    ) -> Result<BorrowedFd<'c>, UnpackError> {
+        let dirs = &rel[..rel.len() - 1];
+        let key = join_path(dirs.iter().copied());
+        let parent = match cache.take() {
+            Some(parent) if parent.key == key => parent,
+            _ => {
+                let walked = self
+                    .walk(dirs, true, created)
+                    .map_err(|e| self.walk_error(e, entry))?;
+                Parent { key, fd: walked.fd }
+            }
+        };
+        Ok(cache.insert(parent).fd.as_fd())
     }
 
     fn walk_error(&self, e: WalkError, entry: &str) -> UnpackError {
@@ -1386,23 +1407,6 @@ impl<'t> Extractor<'t> {
         }
     }
 
-    /// The directory that will hold `rel`'s last component, resolved safely and created.
-    fn parent_dir(&mut self, rel: &[&[u8]], entry: &str) -> Result<BorrowedFd<'_>, UnpackError> {
-        let dirs = &rel[..rel.len() - 1];
-        let key = join_path(dirs.iter().copied());
-        if self.parent.as_ref().is_none_or(|p| p.key != key) {
-            let walked = self
-                .tree
-                .walk(dirs, true, &mut self.created)
-                .map_err(|e| self.tree.walk_error(e, entry))?;
-            self.parent = Some(Parent { key, fd: walked.fd });
-        }
-        match &self.parent {
-            Some(parent) => Ok(parent.fd.as_fd()),
-            None => Err(self.io_error(entry, rel, Errno::EIO)),
-        }
-    }
-
     fn io_error(&self, entry: &str, rel: &[&[u8]], source: impl Into<io::Error>) -> UnpackError {
         let path = self.tree.display(&join_path(rel.iter().copied()));
         UnpackError::Io {
@@ -1422,7 +1426,7 @@ impl<'t> Extractor<'t> {
             .map_err(|e| self.tree.walk_error(e, &entry))?;
         // Directories that were already there keep their mode and owner: a patch that lists
         // `etc/` must not loosen /etc. Ours get the archive's metadata at the end.
-        if walked.created || self.created.contains(&walked.path) {
+        if self.created.contains(&walked.path) {
             self.late_dirs.push(LateDir {
                 path: walked.path,
                 entry,
@@ -1437,7 +1441,9 @@ impl<'t> Extractor<'t> {
         let entry = head.display_name();
         let name = rel[rel.len() - 1];
         let same_owner = self.same_owner;
-        let dir = self.parent_dir(rel, &entry)?;
+        let dir = self
+            .tree
+            .parent_dir(&mut self.parent, &mut self.created, rel, &entry)?;
         let created = create_file(dir, name);
         let (fd, replaced_link) = match created {
             Ok(done) => done,
@@ -1446,19 +1452,11 @@ impl<'t> Extractor<'t> {
         let mut file = File::from(fd);
         let written = match copy_exact(data, &mut file, head.size, &mut self.buf) {
             Ok(n) => n,
-            Err(CopyError::Write(e)) => return Err(self.io_error(&entry, rel, e)),
-            Err(CopyError::Read(e)) => return Err(self.corrupt_entry(&entry, e)),
-            Err(CopyError::Short(n)) => {
-                let detail = format!("entry {entry:?} ends after {n} of {} bytes", head.size);
-                return Err(self
-                    .corrupt_entry(&entry, io::Error::new(io::ErrorKind::UnexpectedEof, detail)));
-            }
-            Err(CopyError::Long) => {
-                let detail = format!(
-                    "entry {entry:?} is longer than its declared {} bytes",
-                    head.size
-                );
-                return Err(self.corrupt_entry(&entry, io::Error::other(detail)));
+            Err(e) => {
+                // Leave no half-written file behind (a zip entry can fail its CRC at the end).
+                drop(file);
+                let _ = unlinkat(dir, name, UnlinkatFlags::NoRemoveDir);
+                return Err(self.copy_error(e, &entry, rel, head.size));
             }
         };
         let kept = set_meta(file.as_fd(), &head.meta, same_owner)
@@ -1473,8 +1471,13 @@ impl<'t> Extractor<'t> {
         Ok(())
     }
 
-    fn corrupt_entry(&self, entry: &str, e: io::Error) -> UnpackError {
-        let detail = format!("reading entry {entry:?}: {e}");
+    fn copy_error(&self, e: CopyError, entry: &str, rel: &[&[u8]], size: u64) -> UnpackError {
+        let detail = match e {
+            CopyError::Write(e) => return self.io_error(entry, rel, e),
+            CopyError::Read(e) => format!("reading entry {entry:?}: {e}"),
+            CopyError::Short(n) => format!("entry {entry:?} ends after {n} of {size} bytes"),
+            CopyError::Long => format!("entry {entry:?} is longer than its declared {size} bytes"),
+        };
         UnpackError::Corrupt {
             path: self.archive.to_path_buf(),
             detail,
@@ -1507,7 +1510,9 @@ impl<'t> Extractor<'t> {
         }
         let name = rel[rel.len() - 1];
         let same_owner = self.same_owner;
-        let dir = self.parent_dir(rel, &entry)?;
+        let dir = self
+            .tree
+            .parent_dir(&mut self.parent, &mut self.created, rel, &entry)?;
         let made = replace(dir, name, |dir| symlinkat(target, dir, name));
         let kept = match made {
             Ok(_) => symlink_meta(dir, name, &head.meta, same_owner),
@@ -1555,7 +1560,9 @@ impl<'t> Extractor<'t> {
             Err(e) => return Err(self.io_error(&entry, rel, e)),
         };
         let name = rel[rel.len() - 1];
-        let dir = self.parent_dir(rel, &entry)?;
+        let dir = self
+            .tree
+            .parent_dir(&mut self.parent, &mut self.created, rel, &entry)?;
         // A hard link to itself (or to a file it already is) is done; unlinking it first would
         // delete the only copy.
         if let Ok(existing) = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
@@ -1748,10 +1755,914 @@ fn symlink_meta(dir: BorrowedFd<'_>, name: &[u8], meta: &Meta, same_owner: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+    use tar::{EntryType, Header};
+    use tempfile::TempDir;
 
-    /// Throughput check against `tar -xzf`: set HOOKINIT_BENCH_ARCHIVE and HOOKINIT_BENCH_DEST.
+    const MTIME: u64 = 1_600_000_000;
+
+    /// One archive member. Headers are written byte for byte because the tar and zip writers
+    /// refuse the hostile names these tests need.
+    enum Item<'a> {
+        Dir(&'a str),
+        File(&'a str, &'a [u8], u32),
+        Symlink(&'a str, &'a str),
+        Hardlink(&'a str, &'a str),
+        Special(&'a str, EntryType),
+        GlobalPax(&'a [u8]),
+    }
+    use Item::*;
+
+    fn header(name: &str, kind: EntryType, size: u64, mode: u32, link: &str) -> Header {
+        let mut header = Header::new_ustar();
+        let ustar = header.as_ustar_mut().expect("ustar header");
+        ustar.name[..name.len()].copy_from_slice(name.as_bytes());
+        ustar.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        header.set_entry_type(kind);
+        header.set_size(size);
+        header.set_mode(mode);
+        header.set_mtime(MTIME);
+        // Our own ids, so that keeping ownership works whether or not the tests run as root.
+        header.set_uid(u64::from(nix::unistd::geteuid().as_raw()));
+        header.set_gid(u64::from(nix::unistd::getegid().as_raw()));
+        header.set_cksum();
+        header
+    }
+
+    fn tar_of(items: &[Item<'_>]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for item in items {
+            let (header, data): (Header, &[u8]) = match *item {
+                Dir(name) => (header(name, EntryType::Directory, 0, 0o755, ""), b""),
+                File(name, data, mode) => (
+                    header(name, EntryType::Regular, data.len() as u64, mode, ""),
+                    data,
+                ),
+                Symlink(name, target) => (header(name, EntryType::Symlink, 0, 0o777, target), b""),
+                Hardlink(name, target) => (header(name, EntryType::Link, 0, 0o644, target), b""),
+                Special(name, kind) => (header(name, kind, 0, 0o644, ""), b""),
+                GlobalPax(records) => {
+                    let size = records.len() as u64;
+                    (
+                        header(
+                            "pax_global_header",
+                            EntryType::XGlobalHeader,
+                            size,
+                            0o666,
+                            "",
+                        ),
+                        records,
+                    )
+                }
+            };
+            builder.append(&header, data).expect("append");
+        }
+        builder.into_inner().expect("finish tar")
+    }
+
+    fn zip_of(items: &[Item<'_>]) -> Vec<u8> {
+        use zip::write::SimpleFileOptions;
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        // MTIME as a DOS date; the zip writer would stamp 1980 otherwise.
+        let mtime = zip::DateTime::from_date_and_time(2020, 9, 13, 12, 26, 40).expect("date");
+        let opts = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(mtime);
+        for item in items {
+            match *item {
+                Dir(name) => zip.add_directory(name, opts).expect("dir"),
+                File(name, data, mode) => {
+                    zip.start_file(name, opts.unix_permissions(mode))
+                        .expect("file");
+                    zip.write_all(data).expect("write");
+                }
+                Symlink(name, target) => zip.add_symlink(name, target, opts).expect("symlink"),
+                Special(name, _) => {
+                    // A fifo, as Info-ZIP stores one: the mode in the external attributes.
+                    let fifo = opts.external_attributes((0o010_644) << 16);
+                    zip.start_file(name, fifo).expect("fifo");
+                }
+                Hardlink(..) | GlobalPax(_) => panic!("zip has no such member"),
+            }
+        }
+        zip.finish().expect("finish zip").into_inner()
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(data).expect("gzip");
+        encoder.finish().expect("gzip")
+    }
+
+    fn xz(data: &[u8]) -> Vec<u8> {
+        let opts = lzma_rust2::XzOptions::with_preset(1);
+        let mut writer = lzma_rust2::XzWriter::new(Vec::new(), opts).expect("xz");
+        writer.write_all(data).expect("xz");
+        writer.finish().expect("xz")
+    }
+
+    fn zst(data: &[u8]) -> Vec<u8> {
+        zstd::stream::encode_all(data, 1).expect("zstd")
+    }
+
+    const GITHUB_PAX: &[u8] = b"52 comment=0123456789abcdef0123456789abcdef01234567\n";
+
+    /// What `https://github.com/o/repo/archive/main.tar.gz` looks like.
+    fn github_items() -> Vec<Item<'static>> {
+        vec![
+            GlobalPax(GITHUB_PAX),
+            Dir("repo-main/"),
+            Dir("repo-main/etc/"),
+            File("repo-main/etc/app.conf", b"key = value\n", 0o644),
+            Dir("repo-main/bin/"),
+            File("repo-main/bin/run", b"#!/bin/sh\necho hi\n", 0o755),
+            Symlink("repo-main/bin/go", "run"),
+        ]
+    }
+
+    fn check_github_tree(dest: &Path, report: &UnpackReport) {
+        assert_eq!(
+            fs::read(dest.join("etc/app.conf")).expect("app.conf"),
+            b"key = value\n"
+        );
+        let run = fs::metadata(dest.join("bin/run")).expect("bin/run");
+        assert_eq!(run.mode() & 0o7777, 0o755);
+        assert_eq!(
+            fs::read_link(dest.join("bin/go")).expect("bin/go"),
+            Path::new("run")
+        );
+        assert!(
+            !dest.join("repo-main").exists(),
+            "the top folder is stripped"
+        );
+        assert_eq!((report.strip, report.files, report.symlinks), (1, 2, 1));
+    }
+
+    /// A temp dir holding the target (`target/`), a bystander (`outside/keep`) and the
+    /// archives, so that every test can check that nothing changed outside the target.
+    struct Sandbox {
+        tmp: TempDir,
+        dest: PathBuf,
+    }
+
+    impl Sandbox {
+        fn new() -> Self {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            fs::create_dir(tmp.path().join("outside")).expect("outside");
+            fs::write(tmp.path().join("outside/keep"), "keep").expect("keep");
+            let dest = tmp.path().join("target");
+            fs::create_dir(&dest).expect("target");
+            Sandbox { tmp, dest }
+        }
+
+        fn write_archive(&self, bytes: &[u8]) -> PathBuf {
+            let path = self.tmp.path().join("archive");
+            fs::write(&path, bytes).expect("archive");
+            path
+        }
+
+        /// Everything under the temp dir except the target: path, mode and size.
+        fn outside(&self) -> Vec<String> {
+            fn walk(dir: &Path, skip: &Path, out: &mut Vec<String>) {
+                for entry in fs::read_dir(dir).expect("read_dir") {
+                    let path = entry.expect("entry").path();
+                    if path == skip {
+                        continue;
+                    }
+                    let meta = fs::symlink_metadata(&path).expect("metadata");
+                    out.push(format!(
+                        "{} {:o} {}",
+                        path.display(),
+                        meta.mode(),
+                        meta.len()
+                    ));
+                    if meta.is_dir() {
+                        walk(&path, skip, out);
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            walk(self.tmp.path(), &self.dest, &mut out);
+            out.sort();
+            out
+        }
+
+        fn target_is_empty(&self) -> bool {
+            fs::read_dir(&self.dest).expect("target").next().is_none()
+        }
+
+        /// Unpacks `bytes`, asserting that nothing outside the target changed either way.
+        fn unpack(&self, bytes: &[u8], opts: &UnpackOptions) -> Result<UnpackReport, UnpackError> {
+            let archive = self.write_archive(bytes);
+            let before = self.outside();
+            let result = unpack(&archive, &self.dest, opts);
+            assert_eq!(
+                self.outside(),
+                before,
+                "something changed outside the target"
+            );
+            result
+        }
+
+        fn refused(&self, bytes: &[u8], opts: &UnpackOptions) -> UnpackError {
+            match self.unpack(bytes, opts) {
+                Ok(report) => panic!("unpacked a hostile archive: {report}"),
+                Err(e) => e,
+            }
+        }
+    }
+
+    fn defaults() -> UnpackOptions {
+        UnpackOptions::default()
+    }
+
     #[test]
-    #[ignore]
+    fn tar_strips_github_top_folder() {
+        let sb = Sandbox::new();
+        let report = sb
+            .unpack(&tar_of(&github_items()), &defaults())
+            .expect("unpack");
+        check_github_tree(&sb.dest, &report);
+        assert_eq!(report.format, Format::Tar);
+    }
+
+    #[test]
+    fn tar_gz_strips_github_top_folder() {
+        let sb = Sandbox::new();
+        let report = sb
+            .unpack(&gz(&tar_of(&github_items())), &defaults())
+            .expect("unpack");
+        check_github_tree(&sb.dest, &report);
+        assert_eq!(report.format, Format::TarGz);
+    }
+
+    #[test]
+    fn tar_xz_strips_github_top_folder() {
+        let sb = Sandbox::new();
+        let report = sb
+            .unpack(&xz(&tar_of(&github_items())), &defaults())
+            .expect("unpack");
+        check_github_tree(&sb.dest, &report);
+        assert_eq!(report.format, Format::TarXz);
+    }
+
+    #[test]
+    fn tar_zst_strips_github_top_folder() {
+        let sb = Sandbox::new();
+        let report = sb
+            .unpack(&zst(&tar_of(&github_items())), &defaults())
+            .expect("unpack");
+        check_github_tree(&sb.dest, &report);
+        assert_eq!(report.format, Format::TarZst);
+    }
+
+    #[test]
+    fn zip_strips_github_top_folder() {
+        let sb = Sandbox::new();
+        let items: Vec<_> = github_items()
+            .into_iter()
+            .filter(|i| !matches!(i, GlobalPax(_)))
+            .collect();
+        let report = sb.unpack(&zip_of(&items), &defaults()).expect("unpack");
+        check_github_tree(&sb.dest, &report);
+        assert_eq!(report.format, Format::Zip);
+    }
+
+    #[test]
+    fn concatenated_gzip_members_are_one_stream() {
+        let sb = Sandbox::new();
+        let tar = tar_of(&github_items());
+        let (first, second) = tar.split_at(1024);
+        let bytes = [gz(first), gz(second)].concat();
+        let report = sb.unpack(&bytes, &defaults()).expect("unpack");
+        check_github_tree(&sb.dest, &report);
+    }
+
+    #[test]
+    fn explicit_strip_removes_that_many_levels() {
+        let sb = Sandbox::new();
+        let items = [
+            Dir("a/"),
+            File("a/top", b"gone", 0o644),
+            File("a/b/etc/hosts", b"h", 0o644),
+        ];
+        let opts = UnpackOptions {
+            strip: Some(2),
+            ..defaults()
+        };
+        let report = sb.unpack(&tar_of(&items), &opts).expect("unpack");
+        assert_eq!(fs::read(sb.dest.join("etc/hosts")).expect("hosts"), b"h");
+        assert!(!sb.dest.join("top").exists() && !sb.dest.join("a").exists());
+        assert_eq!((report.strip, report.files), (2, 1));
+    }
+
+    #[test]
+    fn strip_zero_keeps_the_top_folder() {
+        let sb = Sandbox::new();
+        let opts = UnpackOptions {
+            strip: Some(0),
+            ..defaults()
+        };
+        sb.unpack(&tar_of(&github_items()), &opts).expect("unpack");
+        assert!(sb.dest.join("repo-main/etc/app.conf").is_file());
+    }
+
+    #[test]
+    fn a_rootfs_top_folder_is_not_stripped() {
+        let sb = Sandbox::new();
+        let items = [Dir("etc/"), File("etc/hosts", b"127.0.0.1 x\n", 0o644)];
+        let report = sb.unpack(&tar_of(&items), &defaults()).expect("unpack");
+        assert!(sb.dest.join("etc/hosts").is_file());
+        assert_eq!(report.strip, 0);
+    }
+
+    #[test]
+    fn several_top_folders_are_not_stripped() {
+        let sb = Sandbox::new();
+        let items = [File("app/x", b"x", 0o644), File("more/y", b"y", 0o644)];
+        let report = sb.unpack(&tar_of(&items), &defaults()).expect("unpack");
+        assert!(sb.dest.join("app/x").is_file() && sb.dest.join("more/y").is_file());
+        assert_eq!(report.strip, 0);
+    }
+
+    #[test]
+    fn sha256_pin_that_matches_unpacks() {
+        let sb = Sandbox::new();
+        let bytes = gz(&tar_of(&github_items()));
+        let sha = hex(&Sha256::digest(&bytes));
+        let opts = UnpackOptions {
+            sha256: Some(format!("sha256:{}", sha.to_uppercase())),
+            ..defaults()
+        };
+        let report = sb.unpack(&bytes, &opts).expect("unpack");
+        assert_eq!(report.archive_sha256, sha);
+        check_github_tree(&sb.dest, &report);
+    }
+
+    #[test]
+    fn unpinned_report_carries_the_archive_sha256() {
+        let sb = Sandbox::new();
+        let bytes = tar_of(&github_items());
+        let report = sb.unpack(&bytes, &defaults()).expect("unpack");
+        assert_eq!(report.archive_sha256, hex(&Sha256::digest(&bytes)));
+    }
+
+    #[test]
+    fn sha256_mismatch_writes_nothing() {
+        let sb = Sandbox::new();
+        let opts = UnpackOptions {
+            sha256: Some("ab".repeat(32)),
+            ..defaults()
+        };
+        let err = sb.refused(&gz(&tar_of(&github_items())), &opts);
+        assert!(matches!(err, UnpackError::Sha256Mismatch { .. }), "{err}");
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn malformed_sha256_pin_is_refused() {
+        let sb = Sandbox::new();
+        let opts = UnpackOptions {
+            sha256: Some("xyz".into()),
+            ..defaults()
+        };
+        let err = sb.refused(&tar_of(&github_items()), &opts);
+        assert!(matches!(err, UnpackError::BadSha256 { .. }), "{err}");
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn overwrite_replaces_content_and_mode() {
+        let sb = Sandbox::new();
+        fs::create_dir(sb.dest.join("bin")).expect("bin");
+        fs::write(sb.dest.join("bin/run"), "old content that is longer").expect("old");
+        fs::set_permissions(sb.dest.join("bin/run"), fs::Permissions::from_mode(0o600))
+            .expect("chmod");
+        sb.unpack(&tar_of(&github_items()), &defaults())
+            .expect("unpack");
+        assert_eq!(
+            fs::read(sb.dest.join("bin/run")).expect("run"),
+            b"#!/bin/sh\necho hi\n"
+        );
+        assert_eq!(
+            fs::metadata(sb.dest.join("bin/run")).expect("run").mode() & 0o7777,
+            0o755
+        );
+    }
+
+    #[test]
+    fn overwrite_replaces_a_symlink_instead_of_following_it() {
+        let sb = Sandbox::new();
+        symlink("../outside/keep", sb.dest.join("conf")).expect("symlink");
+        sb.unpack(&tar_of(&[File("conf", b"new", 0o644)]), &defaults())
+            .expect("unpack");
+        assert_eq!(fs::read(sb.dest.join("conf")).expect("conf"), b"new");
+        assert!(
+            fs::symlink_metadata(sb.dest.join("conf"))
+                .expect("conf")
+                .is_file()
+        );
+        assert_eq!(
+            fs::read(sb.tmp.path().join("outside/keep")).expect("keep"),
+            b"keep"
+        );
+    }
+
+    #[test]
+    fn mtime_is_kept() {
+        let sb = Sandbox::new();
+        sb.unpack(&tar_of(&github_items()), &defaults())
+            .expect("unpack");
+        for path in ["etc/app.conf", "bin/run", "etc", "bin"] {
+            let meta = fs::metadata(sb.dest.join(path)).expect(path);
+            assert_eq!(meta.mtime(), MTIME as i64, "{path}");
+        }
+        let link = fs::symlink_metadata(sb.dest.join("bin/go")).expect("go");
+        assert_eq!(link.mtime(), MTIME as i64);
+    }
+
+    #[test]
+    fn zip_keeps_modes_and_mtimes() {
+        let sb = Sandbox::new();
+        let items: Vec<_> = github_items()
+            .into_iter()
+            .filter(|i| !matches!(i, GlobalPax(_)))
+            .collect();
+        sb.unpack(&zip_of(&items), &defaults()).expect("unpack");
+        let run = fs::metadata(sb.dest.join("bin/run")).expect("run");
+        assert_eq!(run.mode() & 0o777, 0o755);
+        assert_eq!(run.mtime(), MTIME as i64);
+        assert_eq!(
+            fs::metadata(sb.dest.join("etc")).expect("etc").mtime(),
+            MTIME as i64
+        );
+    }
+
+    #[test]
+    fn existing_directories_keep_their_mode_new_ones_get_the_archives() {
+        let sb = Sandbox::new();
+        fs::create_dir(sb.dest.join("etc")).expect("etc");
+        fs::set_permissions(sb.dest.join("etc"), fs::Permissions::from_mode(0o700)).expect("chmod");
+        let mut ro = header("ro/", EntryType::Directory, 0, 0o555, "");
+        ro.set_cksum();
+        let mut tar = tar::Builder::new(Vec::new());
+        tar.append(
+            &header("etc/", EntryType::Directory, 0, 0o777, ""),
+            io::empty(),
+        )
+        .expect("etc");
+        tar.append(&ro, io::empty()).expect("ro");
+        tar.append(&header("ro/f", EntryType::Regular, 1, 0o644, ""), &b"f"[..])
+            .expect("f");
+        sb.unpack(&tar.into_inner().expect("tar"), &defaults())
+            .expect("unpack");
+        assert_eq!(
+            fs::metadata(sb.dest.join("etc")).expect("etc").mode() & 0o7777,
+            0o700
+        );
+        assert_eq!(
+            fs::metadata(sb.dest.join("ro")).expect("ro").mode() & 0o7777,
+            0o555
+        );
+        assert_eq!(fs::read(sb.dest.join("ro/f")).expect("f"), b"f");
+        fs::set_permissions(sb.dest.join("ro"), fs::Permissions::from_mode(0o755))
+            .expect("cleanup");
+    }
+
+    #[test]
+    fn setuid_is_dropped_when_ownership_is_not_kept() {
+        let sb = Sandbox::new();
+        let opts = UnpackOptions {
+            same_owner: false,
+            ..defaults()
+        };
+        sb.unpack(&tar_of(&[File("su", b"x", 0o4755), Dir("tmp/")]), &opts)
+            .expect("unpack");
+        assert_eq!(
+            fs::metadata(sb.dest.join("su")).expect("su").mode() & 0o7777,
+            0o755
+        );
+    }
+
+    #[test]
+    fn symlinked_directories_inside_the_target_are_followed() {
+        let sb = Sandbox::new();
+        fs::create_dir_all(sb.dest.join("usr/lib")).expect("usr/lib");
+        symlink("usr/lib", sb.dest.join("lib")).expect("merged /usr");
+        let absolute = sb.dest.canonicalize().expect("canonical").join("usr");
+        let items = [
+            Dir("lib/"),
+            File("lib/libx.so", b"elf", 0o644),
+            Symlink("abs", absolute.to_str().expect("utf-8")),
+            File("abs/y", b"y", 0o644),
+        ];
+        sb.unpack(&tar_of(&items), &defaults()).expect("unpack");
+        assert!(
+            fs::symlink_metadata(sb.dest.join("lib"))
+                .expect("lib")
+                .is_symlink(),
+            "kept"
+        );
+        assert_eq!(
+            fs::read(sb.dest.join("usr/lib/libx.so")).expect("libx"),
+            b"elf"
+        );
+        assert_eq!(fs::read(sb.dest.join("usr/y")).expect("y"), b"y");
+    }
+
+    #[test]
+    fn hardlinks_inside_the_target_share_the_inode() {
+        let sb = Sandbox::new();
+        let items = [
+            File("a", b"data", 0o644),
+            Hardlink("b", "a"),
+            Hardlink("a", "a"),
+        ];
+        let report = sb.unpack(&tar_of(&items), &defaults()).expect("unpack");
+        let (a, b) = (
+            fs::metadata(sb.dest.join("a")).expect("a"),
+            fs::metadata(sb.dest.join("b")).expect("b"),
+        );
+        assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
+        assert_eq!(fs::read(sb.dest.join("a")).expect("a"), b"data");
+        assert_eq!(report.hardlinks, 2);
+    }
+
+    #[test]
+    fn long_names_from_gnu_and_pax_headers_are_used() {
+        let sb = Sandbox::new();
+        let long = format!("{}/file", "d".repeat(150));
+        let mut builder = tar::Builder::new(Vec::new());
+        // The tar writer emits a GNU long-name entry for this one.
+        let mut gnu = Header::new_gnu();
+        gnu.set_size(3);
+        gnu.set_mode(0o644);
+        gnu.set_entry_type(EntryType::Regular);
+        builder
+            .append_data(&mut gnu, &long, &b"gnu"[..])
+            .expect("gnu");
+        // And a pax record that renames the next entry.
+        let record = format!("{} path=pax/{}\n", 10 + 4 + 150, "p".repeat(150));
+        let pax = header(
+            "PaxHeaders/x",
+            EntryType::XHeader,
+            record.len() as u64,
+            0o644,
+            "",
+        );
+        builder.append(&pax, record.as_bytes()).expect("pax");
+        builder
+            .append(
+                &header("short", EntryType::Regular, 3, 0o644, ""),
+                &b"pax"[..],
+            )
+            .expect("short");
+        let opts = UnpackOptions {
+            strip: Some(0),
+            ..defaults()
+        };
+        sb.unpack(&builder.into_inner().expect("tar"), &opts)
+            .expect("unpack");
+        assert_eq!(
+            fs::read(sb.dest.join(&long)).expect("gnu long name"),
+            b"gnu"
+        );
+        assert_eq!(
+            fs::read(sb.dest.join("pax").join("p".repeat(150))).expect("pax path"),
+            b"pax"
+        );
+        assert!(!sb.dest.join("short").exists());
+    }
+
+    #[test]
+    fn a_file_over_a_directory_is_refused() {
+        let sb = Sandbox::new();
+        fs::create_dir(sb.dest.join("d")).expect("d");
+        let err = sb.refused(&tar_of(&[File("d", b"x", 0o644)]), &defaults());
+        assert!(matches!(err, UnpackError::IsADirectory { .. }), "{err}");
+    }
+
+    #[test]
+    fn empty_zip_unpacks_nothing() {
+        let sb = Sandbox::new();
+        let report = sb.unpack(&zip_of(&[]), &defaults()).expect("unpack");
+        assert_eq!(report.files + report.dirs, 0);
+    }
+
+    #[test]
+    fn report_is_one_line() {
+        let sb = Sandbox::new();
+        let report = sb
+            .unpack(&gz(&tar_of(&github_items())), &defaults())
+            .expect("unpack");
+        let line = report.to_string();
+        assert!(!line.contains('\n'));
+        assert!(line.starts_with("unpacked 2 files (30 B), 2 dirs, 1 symlink, 0 hard links from archive (tar.gz, strip 1, sha256 "), "{line}");
+    }
+
+    // --- hostile archives: one per rule -------------------------------------------------------
+
+    #[test]
+    fn refuses_parent_dir_components() {
+        let sb = Sandbox::new();
+        let err = sb.refused(
+            &tar_of(&[File("ok", b"ok", 0o644), File("../x", b"x", 0o644)]),
+            &defaults(),
+        );
+        assert!(
+            matches!(&err, UnpackError::ParentDir { entry } if entry == "../x"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty(), "checked before anything is written");
+    }
+
+    #[test]
+    fn refuses_absolute_names() {
+        let sb = Sandbox::new();
+        let name = format!("/tmp/hookinit-abs-{}", std::process::id());
+        let err = sb.refused(&tar_of(&[File(&name, b"x", 0o644)]), &defaults());
+        assert!(matches!(err, UnpackError::AbsolutePath { .. }), "{err}");
+        assert!(!Path::new(&name).exists() && sb.target_is_empty());
+    }
+
+    #[test]
+    fn refuses_writing_through_a_symlink_to_root() {
+        let sb = Sandbox::new();
+        let escape = format!("hookinit-escape-{}", std::process::id());
+        let inner = format!("a/tmp/{escape}");
+        let err = sb.refused(
+            &tar_of(&[Symlink("a", "/"), File(&inner, b"x", 0o644)]),
+            &defaults(),
+        );
+        assert!(
+            matches!(&err, UnpackError::SymlinkEscape { link, .. } if link == "a"),
+            "{err}"
+        );
+        assert!(!Path::new("/tmp").join(&escape).exists());
+    }
+
+    #[test]
+    fn refuses_writing_through_a_symlink_to_the_parent() {
+        let sb = Sandbox::new();
+        let err = sb.refused(
+            &tar_of(&[Symlink("a", ".."), File("a/x", b"x", 0o644)]),
+            &defaults(),
+        );
+        assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_writing_through_an_existing_symlink_that_leaves() {
+        let sb = Sandbox::new();
+        symlink("../outside", sb.dest.join("link")).expect("symlink");
+        let opts = UnpackOptions {
+            strip: Some(0),
+            ..defaults()
+        };
+        let err = sb.refused(&tar_of(&[File("link/pwned", b"x", 0o644)]), &opts);
+        assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_symlink_chain_that_leaves() {
+        let sb = Sandbox::new();
+        let items = [
+            Dir("d/"),
+            Symlink("d/up", ".."),
+            Symlink("b", "d/up/d/up/.."),
+            File("b/x", b"x", 0o644),
+        ];
+        let err = sb.refused(&tar_of(&items), &defaults());
+        assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_hardlink_to_etc_passwd() {
+        let sb = Sandbox::new();
+        let err = sb.refused(&tar_of(&[Hardlink("passwd", "/etc/passwd")]), &defaults());
+        assert!(matches!(err, UnpackError::HardlinkEscape { .. }), "{err}");
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn refuses_a_hardlink_to_the_parent() {
+        let sb = Sandbox::new();
+        let err = sb.refused(&tar_of(&[Hardlink("x", "../outside/keep")]), &defaults());
+        assert!(matches!(err, UnpackError::HardlinkEscape { .. }), "{err}");
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn refuses_a_hardlink_through_a_symlink_that_leaves() {
+        let sb = Sandbox::new();
+        let err = sb.refused(
+            &tar_of(&[Symlink("out", "../outside"), Hardlink("k", "out/keep")]),
+            &defaults(),
+        );
+        assert!(matches!(err, UnpackError::HardlinkEscape { .. }), "{err}");
+        assert_eq!(
+            fs::metadata(sb.tmp.path().join("outside/keep"))
+                .expect("keep")
+                .nlink(),
+            1
+        );
+    }
+
+    #[test]
+    fn refuses_character_devices() {
+        let sb = Sandbox::new();
+        let err = sb.refused(
+            &tar_of(&[File("ok", b"ok", 0o644), Special("null", EntryType::Char)]),
+            &defaults(),
+        );
+        assert!(
+            matches!(
+                err,
+                UnpackError::SpecialFile {
+                    kind: "character device",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn refuses_fifos() {
+        let sb = Sandbox::new();
+        let err = sb.refused(&tar_of(&[Special("pipe", EntryType::Fifo)]), &defaults());
+        assert!(
+            matches!(err, UnpackError::SpecialFile { kind: "fifo", .. }),
+            "{err}"
+        );
+        let err = sb.refused(&zip_of(&[Special("pipe", EntryType::Fifo)]), &defaults());
+        assert!(
+            matches!(err, UnpackError::SpecialFile { kind: "fifo", .. }),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn refuses_archives_past_the_size_cap() {
+        let sb = Sandbox::new();
+        let opts = UnpackOptions {
+            max_bytes: 10,
+            ..defaults()
+        };
+        let items = [File("a", b"12345", 0o644), File("b", b"123456", 0o644)];
+        let err = sb.refused(&gz(&tar_of(&items)), &opts);
+        assert!(
+            matches!(&err, UnpackError::TooLarge { entry, limit: 10 } if entry == "b"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn refuses_archives_past_the_entry_cap() {
+        let sb = Sandbox::new();
+        let opts = UnpackOptions {
+            max_entries: 2,
+            ..defaults()
+        };
+        let err = sb.refused(&tar_of(&[Dir("a/"), Dir("b/"), Dir("c/")]), &opts);
+        assert!(
+            matches!(err, UnpackError::TooManyEntries { limit: 2 }),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn refuses_truncated_gzip() {
+        let sb = Sandbox::new();
+        let big: Vec<u8> = (0..200_000u32).flat_map(u32::to_le_bytes).collect();
+        let bytes = gz(&tar_of(&[
+            File("big", &big, 0o644),
+            File("after", b"x", 0o644),
+        ]));
+        let err = sb.refused(&bytes[..bytes.len() * 2 / 3], &defaults());
+        assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+        assert!(sb.target_is_empty());
+        // Cut inside the gzip trailer only: the tar data is whole but the CRC is missing.
+        let err = sb.refused(&bytes[..bytes.len() - 4], &defaults());
+        assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn refuses_truncated_tar() {
+        let sb = Sandbox::new();
+        let tar = tar_of(&[File("a", b"a", 0o644), File("b", &[7; 2000], 0o644)]);
+        // Inside b's data, then exactly after b (no end-of-archive marker).
+        for cut in [1024 + 512 + 700, 1024 + 512 + 2048] {
+            let err = sb.refused(&tar[..cut], &defaults());
+            assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+            assert!(sb.target_is_empty());
+        }
+    }
+
+    #[test]
+    fn refuses_random_garbage() {
+        let sb = Sandbox::new();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let garbage: Vec<u8> = (0..4096)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let err = sb.refused(&garbage, &defaults());
+        assert!(matches!(err, UnpackError::NotAnArchive { .. }), "{err}");
+        let err = sb.refused(b"<!DOCTYPE html><html>404</html>", &defaults());
+        assert!(err.to_string().contains("HTML"), "{err}");
+        let err = sb.refused(&gz(&garbage), &defaults());
+        assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("no tar archive inside the tar.gz data"),
+            "{err}"
+        );
+        let err = sb.refused(b"", &defaults());
+        assert!(matches!(err, UnpackError::NotAnArchive { .. }), "{err}");
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn refuses_a_zip_symlink_leading_out() {
+        let sb = Sandbox::new();
+        let err = sb.refused(
+            &zip_of(&[Symlink("a", "/"), File("a/tmp/x", b"x", 0o644)]),
+            &defaults(),
+        );
+        assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
+        let err = sb.refused(&zip_of(&[File("../x", b"x", 0o644)]), &defaults());
+        assert!(matches!(err, UnpackError::ParentDir { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_oversized_long_names() {
+        let sb = Sandbox::new();
+        let mut builder = tar::Builder::new(Vec::new());
+        let long = vec![b'a'; 2 << 20];
+        let mut h = header(
+            "././@LongLink",
+            EntryType::GNULongName,
+            long.len() as u64,
+            0o644,
+            "",
+        );
+        h.set_cksum();
+        builder.append(&h, &long[..]).expect("long name");
+        let err = sb.refused(&builder.into_inner().expect("tar"), &defaults());
+        assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn sniffs_formats_by_content() {
+        let tar = tar_of(&[File("a", b"a", 0o644)]);
+        assert_eq!(sniff(&tar[..512]), Some(Format::Tar));
+        assert_eq!(sniff(&gz(&tar)), Some(Format::TarGz));
+        assert_eq!(sniff(&xz(&tar)), Some(Format::TarXz));
+        assert_eq!(sniff(&zst(&tar)), Some(Format::TarZst));
+        assert_eq!(sniff(&zip_of(&[])), Some(Format::Zip));
+        // A v7 header has no "ustar" magic: the checksum decides.
+        let mut v7 = tar[..512].to_vec();
+        v7[257..265].fill(0);
+        let sum: u32 = v7
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u32::from(b)
+                }
+            })
+            .sum();
+        v7[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        assert_eq!(sniff(&v7), Some(Format::Tar));
+        v7[0] ^= 1;
+        assert_eq!(sniff(&v7), None);
+    }
+
+    #[test]
+    fn dos_dates_convert_to_unix_time() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        let t = zip::DateTime::from_date_and_time(2020, 9, 13, 12, 26, 40).expect("date");
+        assert_eq!(dos_time(t), 1_600_000_000);
+    }
+
+    /// Throughput check against `tar -xzf`: set `HOOKINIT_BENCH_ARCHIVE` and `HOOKINIT_BENCH_DEST`
+    /// and run with `--ignored --nocapture`.
+    #[test]
+    #[ignore = "benchmark: needs HOOKINIT_BENCH_ARCHIVE and HOOKINIT_BENCH_DEST"]
     fn bench_unpack() {
         let (Ok(archive), Ok(dest)) = (
             std::env::var("HOOKINIT_BENCH_ARCHIVE"),
@@ -1766,39 +2677,5 @@ mod tests {
         };
         let report = unpack(Path::new(&archive), Path::new(&dest), &opts).expect("unpack");
         println!("{report}");
-    }
-}
-#[cfg(test)]
-mod probe {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn probe_decompress() {
-        let Ok(archive) = std::env::var("HOOKINIT_BENCH_ARCHIVE") else {
-            return;
-        };
-        let file = File::open(&archive).unwrap();
-        let format = detect_format(&file, Path::new(&archive)).unwrap();
-        let t = Instant::now();
-        let n = io::copy(&mut tar_stream(&file, format).unwrap(), &mut io::sink()).unwrap();
-        println!("decompress {n} in {:?}", t.elapsed());
-        let t = Instant::now();
-        let opts = UnpackOptions::default();
-        let job = Job {
-            archive: Path::new(&archive),
-            file: &file,
-            format,
-            opts: &opts,
-        };
-        let mut limits = Limits::new(&opts);
-        read_tar(&job, tar_stream(&file, format).unwrap(), |h, _| {
-            limits.admit(h)?;
-            Ok(())
-        })
-        .unwrap();
-        println!("scan in {:?}", t.elapsed());
-        let t = Instant::now();
-        sha256_file(&file, &AtomicBool::new(false)).unwrap();
-        println!("sha in {:?}", t.elapsed());
     }
 }

@@ -67,7 +67,7 @@ impl SignalSetup {
 
     /// Reads one pending signal number, if any. Real-time signals come through as their numbers,
     /// which is why this is not a `nix::Signal`.
-    pub fn next(&mut self) -> Option<i32> {
+    pub fn read_pending(&mut self) -> Option<i32> {
         loop {
             match self.fd.read_signal() {
                 Ok(Some(info)) => return Some(info.ssi_signo as i32),

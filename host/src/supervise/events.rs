@@ -24,7 +24,7 @@ pub fn next_event(
     deadline: Option<Instant>,
 ) -> Event {
     loop {
-        if let Some(signo) = signals.next() {
+        if let Some(signo) = signals.read_pending() {
             return Event::Signal(signo);
         }
         let timeout = match deadline {

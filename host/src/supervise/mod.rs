@@ -1,20 +1,24 @@
-//! Supervision: spawn the main process, forward signals, reap, and end (or stay) as it ends.
+//! Supervision: run the pre-exec hooks, spawn the main process, forward signals (through the
+//! on-signal hooks when a plugin asked), reap, run the on-exit hooks, then exit or stay alive.
 
 pub mod events;
 pub mod group;
+pub mod hooks;
 pub mod reap;
 pub mod spawn;
-pub mod status;
 pub mod stayalive;
+pub mod status;
 
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
 use crate::config::plan::Plan;
+use crate::plugins::{CommandSpec, ExitAction, ExitInfo, Hook, Limits, Reply, Request, SignalAction};
 use crate::signals::forward;
 use crate::signals::takeover::{SignalSetup, describe};
 use events::{Event, next_event};
+use hooks::{Hooks, SAFETY_MARGIN};
 use spawn::MainCommand;
 use status::Ended;
 
@@ -22,12 +26,26 @@ use status::Ended;
 /// (a process stuck in uninterruptible sleep cannot be waited for).
 const AFTER_KILL: Duration = Duration::from_secs(1);
 
+/// Exit status when hookinit could not start the main process for a reason of its own (a
+/// pre-exec hook failed), like a configuration error.
+const START_FAILED: u8 = 2;
+
 /// PID 1's state while it supervises one main process.
 pub struct Supervisor {
     plan: Plan,
     signals: SignalSetup,
+    hooks: Hooks,
+    limits: Limits,
     /// SIGTERM or SIGINT arrived and was forwarded: the container is being stopped.
     stop_requested: bool,
+}
+
+/// How the attempt to run the main process ended.
+struct Outcome {
+    main: Option<Pid>,
+    ended: Ended,
+    /// The first line of the stayalive banner and of the termination log.
+    what: String,
 }
 
 impl Supervisor {
@@ -35,37 +53,56 @@ impl Supervisor {
         Supervisor {
             plan,
             signals,
+            hooks: Hooks::start_none(),
+            limits: Limits::default(),
             stop_requested: false,
         }
     }
 
-    /// The init's life after configuration: spawn, supervise, then exit or stay alive.
-    /// Returns hookinit's exit status.
+    /// The init's life after configuration: plugins (only if any), pre-exec hooks, spawn,
+    /// supervise, on-exit hooks, then exit or stay alive. Returns hookinit's exit status.
     pub fn run(mut self) -> i32 {
         let Some(command) = MainCommand::from_argv(&self.plan.command) else {
             crate::error!("no program to run: usage: hookinit [OPTIONS] [--] PROGRAM [ARGS...]");
             return 2;
         };
+        self.hooks = Hooks::start(&self.plan);
         let program = command.display_program();
-        let (main, ended) = match spawn::spawn(&command, self.signals.child_restore()) {
-            Ok(main) => {
-                crate::info!("started main process {main}: {}", argv_for_log(&command));
-                let ended = self.wait_main(main);
-                crate::info!("main process {main} {ended}");
-                (Some(main), ended)
+        let (command, outcome) = match self.pre_exec(command) {
+            Ok(command) => {
+                let outcome = self.spawn_and_wait(&command);
+                (command, outcome)
             }
-            Err(err) => {
-                crate::error!("{err}");
-                (None, Ended::Exited(err.exit_code() as u8))
+            Err(PreExecStop::Stopped(signo)) => {
+                crate::warn!("{} received before the main process started; not starting it", describe(signo));
+                return 128 + signo;
+            }
+            Err(PreExecStop::Failed(command, reason)) => {
+                crate::error!("{reason}; the main process was not started");
+                let outcome = Outcome {
+                    main: None,
+                    ended: Ended::Exited(START_FAILED),
+                    what: format!("main process `{program}` was not started: {reason}"),
+                };
+                (command, outcome)
             }
         };
-        let code = status::remap(ended.code(), &self.plan.remap_exit);
+        let Outcome { main, ended, what } = outcome;
+        let mut code = status::remap(ended.code(), &self.plan.remap_exit);
+        let mut stay = stayalive::should_stay(self.plan.stayalive.as_ref(), ended, self.stop_requested);
+        if let Some(pid) = main {
+            match self.on_exit(pid, ended) {
+                ExitAction::Propagate => {}
+                ExitAction::StayAlive => stay = !self.stop_requested,
+                ExitAction::ExitWith(status) => code = status as i32,
+            }
+        }
         if ended.failed() {
-            stayalive::write_termination_log(&self.plan.termination_log, &program, ended);
+            stayalive::write_termination_log(&self.plan.termination_log, &what);
         }
         // While staying, the rest of the group is left as it was: it is part of the crash state.
-        if stayalive::should_stay(self.plan.stayalive.as_ref(), ended, self.stop_requested) {
-            self.stay(&program, &command, ended, code);
+        if stay {
+            self.stay(&what, &command, code);
         }
         if let Some(main) = main {
             self.finish_group(main);
@@ -74,22 +111,95 @@ impl Supervisor {
         code
     }
 
-    /// Forwards signals and reaps until the main process has ended.
+    /// Runs the pre-exec hooks (if a plugin subscribed) while still answering signals.
+    fn pre_exec(&mut self, command: MainCommand) -> Result<MainCommand, PreExecStop> {
+        if !self.hooks.wants(Hook::PreExec) {
+            return Ok(command);
+        }
+        let Some(plugins) = self.hooks.plugins.as_ref() else { return Ok(command) };
+        let argv: Vec<_> = std::iter::once(command.program.clone()).chain(command.args.iter().cloned()).collect();
+        plugins.request(Request::PreExec(CommandSpec::from_argv_and_current_env(&argv)));
+        loop {
+            let fd = self.hooks.plugins.as_ref().map(|p| p.wake_fd());
+            match next_event(&mut self.signals, fd, None) {
+                Event::Signal(libc::SIGCHLD) => {
+                    reap::reap_all(None);
+                }
+                Event::Signal(signo) if forward::is_stop_request(signo) => {
+                    return Err(PreExecStop::Stopped(signo));
+                }
+                Event::Signal(signo) => {
+                    crate::info!("received {} before the main process started: ignored", describe(signo));
+                }
+                Event::Plugin => {
+                    let plugins = self.hooks.plugins.as_ref().expect("plugins are running");
+                    while let Some(reply) = plugins.try_reply() {
+                        if let Reply::PreExec(result) = reply {
+                            return match result {
+                                Ok(spec) => Ok(MainCommand::from(spec)),
+                                Err(failure) => Err(PreExecStop::Failed(command, failure.to_string())),
+                            };
+                        }
+                    }
+                }
+                Event::Timeout => {}
+            }
+        }
+    }
+
+    fn spawn_and_wait(&mut self, command: &MainCommand) -> Outcome {
+        let program = command.display_program();
+        match spawn::spawn(command, self.signals.child_restore()) {
+            Ok(main) => {
+                crate::info!("started main process {main}: {}", argv_for_log(command));
+                if let Some(plugins) = &self.hooks.plugins {
+                    plugins.request(Request::SetMainPid(main.as_raw() as u32));
+                }
+                let ended = self.wait_main(main);
+                crate::info!("main process {main} {ended}");
+                let dropped = self.hooks.drop_queued();
+                if dropped > 0 {
+                    crate::info!("{dropped} signal(s) still queued for the main process were dropped: it has ended");
+                }
+                Outcome { main: Some(main), ended, what: format!("main process `{program}` {ended}") }
+            }
+            Err(err) => {
+                crate::error!("{err}");
+                let ended = Ended::Exited(err.exit_code() as u8);
+                Outcome { main: None, ended, what: err.to_string() }
+            }
+        }
+    }
+
+    /// Forwards signals (through the on-signal hooks when a plugin subscribed) and reaps until
+    /// the main process has ended.
     fn wait_main(&mut self, main: Pid) -> Ended {
         loop {
-            match next_event(&mut self.signals, None, None) {
+            let fd = self.hooks.plugins.as_ref().map(|p| p.wake_fd());
+            let deadline = self.hooks.deadline(self.limits.on_signal);
+            match next_event(&mut self.signals, fd, deadline) {
                 Event::Signal(libc::SIGCHLD) => {
                     if let Some(ended) = reap::reap_all(Some(main)) {
                         return ended;
                     }
                 }
-                Event::Signal(signo) => self.forward(main, signo),
-                Event::Plugin | Event::Timeout => {}
+                Event::Signal(signo) => self.received(main, signo),
+                Event::Plugin => self.take_signal_verdicts(main),
+                Event::Timeout => {
+                    crate::warn!(
+                        "plugins did not answer an on-signal hook within {:?}; forwarding signals directly from now on",
+                        self.limits.on_signal + SAFETY_MARGIN
+                    );
+                    for (received, signo) in self.hooks.give_up_on_signals() {
+                        self.send(main, received, signo);
+                    }
+                }
             }
         }
     }
 
-    fn forward(&mut self, main: Pid, received: i32) {
+    /// A signal for the main process: `-r` rewrite, then the on-signal hooks, then forwarding.
+    fn received(&mut self, main: Pid, received: i32) {
         let Some(signo) = forward::rewrite(&self.plan.rewrite, received) else {
             crate::info!("received {}: dropped (-r)", describe(received));
             return;
@@ -97,11 +207,35 @@ impl Supervisor {
         if forward::is_stop_request(received) {
             self.stop_requested = true;
         }
-        let target = if self.plan.process_group {
-            "process group"
+        if self.hooks.screens_signals() {
+            crate::debug!("received {}: asking the on-signal hooks", describe(received));
+            self.hooks.queue_signal(received, signo);
         } else {
-            "process"
-        };
+            self.send(main, received, signo);
+        }
+    }
+
+    fn take_signal_verdicts(&mut self, main: Pid) {
+        let Some(plugins) = self.hooks.plugins.as_ref() else { return };
+        let mut verdicts = Vec::new();
+        while let Some(reply) = plugins.try_reply() {
+            if let Reply::OnSignal(action) = reply {
+                verdicts.push(action);
+            }
+        }
+        for action in verdicts {
+            let Some((received, _)) = self.hooks.signal_answered() else { continue };
+            match action {
+                SignalAction::Forward(signo) => self.send(main, received, signo),
+                SignalAction::Ignore => {
+                    crate::info!("received {}: dropped by an on-signal hook", describe(received))
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, main: Pid, received: i32, signo: i32) {
+        let target = if self.plan.process_group { "process group" } else { "process" };
         match forward::send(main, signo, self.plan.process_group) {
             Ok(()) => crate::info!(
                 "received {}: forwarded {} to main {target} {main}",
@@ -109,6 +243,47 @@ impl Supervisor {
                 describe(signo)
             ),
             Err(err) => crate::debug!("forwarding {} to {main}: {err}", describe(signo)),
+        }
+    }
+
+    /// Runs the on-exit hooks (if a plugin subscribed), reaping and noting stop requests while
+    /// they run. Their deadline is the runtime's; the supervisor adds a safety margin.
+    fn on_exit(&mut self, main: Pid, ended: Ended) -> ExitAction {
+        if !self.hooks.wants(Hook::OnExit) {
+            return ExitAction::Propagate;
+        }
+        let Some(plugins) = self.hooks.plugins.as_ref() else { return ExitAction::Propagate };
+        let status = match ended {
+            Ended::Exited(code) => ExitInfo::Exited(code),
+            Ended::Signaled { signal, core_dumped } => ExitInfo::Signaled { signal, core_dumped },
+        };
+        plugins.request(Request::OnExit { pid: main.as_raw() as u32, status });
+        let deadline = Instant::now() + self.limits.on_exit + SAFETY_MARGIN;
+        loop {
+            let fd = self.hooks.plugins.as_ref().map(|p| p.wake_fd());
+            match next_event(&mut self.signals, fd, Some(deadline)) {
+                Event::Signal(libc::SIGCHLD) => {
+                    reap::reap_all(None);
+                }
+                Event::Signal(signo) => {
+                    if forward::is_stop_request(signo) {
+                        self.stop_requested = true;
+                    }
+                }
+                Event::Plugin => {
+                    let plugins = self.hooks.plugins.as_ref().expect("plugins are running");
+                    while let Some(reply) = plugins.try_reply() {
+                        if let Reply::OnExit(action) = reply {
+                            crate::info!("on-exit hooks: {action:?}");
+                            return action;
+                        }
+                    }
+                }
+                Event::Timeout => {
+                    crate::warn!("plugins did not answer the on-exit hook in time; exiting as if they had said nothing");
+                    return ExitAction::Propagate;
+                }
+            }
         }
     }
 
@@ -131,8 +306,7 @@ impl Supervisor {
             if !group::alive(main) {
                 return;
             }
-            let event = next_event(&mut self.signals, None, Some(deadline));
-            let escalate = match event {
+            let escalate = match next_event(&mut self.signals, None, Some(deadline)) {
                 Event::Timeout => true,
                 // A second stop request while draining means "now".
                 Event::Signal(signo) => forward::is_stop_request(signo),
@@ -152,7 +326,7 @@ impl Supervisor {
     }
 
     /// Stays up after a failure until SIGTERM/SIGINT or the stayalive limit, reaping meanwhile.
-    fn stay(&mut self, program: &str, command: &MainCommand, ended: Ended, code: i32) {
+    fn stay(&mut self, what: &str, command: &MainCommand, code: i32) {
         let limit = self.plan.stayalive.as_ref().and_then(|s| s.limit);
         let env: Vec<_> = match &command.env {
             Some(env) => env.clone(),
@@ -166,7 +340,7 @@ impl Supervisor {
                 None
             }
         };
-        stayalive::banner(program, ended, code, limit, env_written);
+        stayalive::banner(what, code, limit, env_written);
         let deadline = limit.map(|limit| Instant::now() + limit);
         loop {
             match next_event(&mut self.signals, None, deadline) {
@@ -188,6 +362,14 @@ impl Supervisor {
             }
         }
     }
+}
+
+/// Why the main process was not started.
+enum PreExecStop {
+    /// A stop request arrived while the pre-exec hooks ran.
+    Stopped(i32),
+    /// A pre-exec hook failed (the message names the plugin).
+    Failed(MainCommand, String),
 }
 
 /// The command line for log lines. Arguments are shown; environment values never are.

@@ -20,7 +20,7 @@ pub fn reap_all(main: Option<Pid>) -> Option<Ended> {
                     main_ended = Ended::from_wait(status);
                     crate::debug!("reaped main process {}", pid.map_or(0, Pid::as_raw));
                 } else if let Some(pid) = pid {
-                    crate::debug!("reaped zombie process {pid}");
+                    crate::info!("reaped zombie process {pid}");
                 }
             }
             Err(Errno::EINTR) => continue,

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use nix::unistd::Pid;
 
+use crate::plugins::{CommandSpec, ResourceLimit, RlimitResource};
 use crate::signals::takeover::ChildRestore;
 
 /// What to run as the main process, after pre-exec hooks had their say.
@@ -20,6 +21,20 @@ pub struct MainCommand {
     pub env: Option<Vec<(OsString, OsString)>>,
     /// `None` keeps hookinit's working directory.
     pub cwd: Option<PathBuf>,
+    /// Resource limits set by pre-exec hooks, applied in the child before exec.
+    pub limits: Vec<ResourceLimit>,
+}
+
+impl From<CommandSpec> for MainCommand {
+    fn from(spec: CommandSpec) -> MainCommand {
+        MainCommand {
+            program: spec.program,
+            args: spec.args,
+            env: Some(spec.env),
+            cwd: Some(spec.cwd),
+            limits: spec.limits,
+        }
+    }
 }
 
 impl MainCommand {
@@ -29,8 +44,7 @@ impl MainCommand {
         Some(MainCommand {
             program: program.clone(),
             args: args.to_vec(),
-            env: None,
-            cwd: None,
+            ..MainCommand::default()
         })
     }
 
@@ -67,6 +81,18 @@ fn describe(err: &io::Error) -> String {
     }
 }
 
+fn rlimit(limit: &ResourceLimit) -> (libc::__rlimit_resource_t, libc::rlimit) {
+    let resource = match limit.resource {
+        RlimitResource::Core => libc::RLIMIT_CORE,
+        RlimitResource::Nofile => libc::RLIMIT_NOFILE,
+        RlimitResource::Nproc => libc::RLIMIT_NPROC,
+        RlimitResource::Stack => libc::RLIMIT_STACK,
+        RlimitResource::Memlock => libc::RLIMIT_MEMLOCK,
+    };
+    let value = |v: u64| if v == u64::MAX { libc::RLIM_INFINITY } else { v as libc::rlim_t };
+    (resource, libc::rlimit { rlim_cur: value(limit.soft), rlim_max: value(limit.hard) })
+}
+
 /// Forks and execs the main process. Returns once exec has succeeded (std reports exec failures
 /// back through a close-on-exec pipe), so the child is already in its own process group.
 pub fn spawn(cmd: &MainCommand, restore: ChildRestore) -> Result<Pid, SpawnError> {
@@ -78,10 +104,17 @@ pub fn spawn(cmd: &MainCommand, restore: ChildRestore) -> Result<Pid, SpawnError
     if let Some(cwd) = &cmd.cwd {
         command.current_dir(cwd);
     }
+    let limits: Vec<(libc::__rlimit_resource_t, libc::rlimit)> =
+        cmd.limits.iter().map(rlimit).collect();
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
-    // (getpid, tcsetpgrp, sigaction, sigprocmask); it allocates nothing.
+    // (getpid, tcsetpgrp, setrlimit, sigaction, sigprocmask); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
+            for (resource, limit) in &limits {
+                if libc::setrlimit(*resource, limit) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
             // Take the terminal's foreground so that `docker run -it` job control and Ctrl-C reach
             // the main process. SIGTTOU is still ignored here (inherited from PID 1), so a
             // background child may do this; without a terminal it fails with ENOTTY, harmlessly.

@@ -22,20 +22,14 @@ pub fn should_stay(policy: Option<&StayAlive>, ended: Ended, stop_requested: boo
 }
 
 /// Prints the banner. Always printed, whatever the verbosity: it is the reason stayalive exists.
-pub fn banner(
-    program: &str,
-    ended: Ended,
-    code: i32,
-    limit: Option<Duration>,
-    env_file: Option<&Path>,
-) {
+pub fn banner(what: &str, code: i32, limit: Option<Duration>, env_file: Option<&Path>) {
     let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     let host = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "CONTAINER".into());
     let mut lines = vec![
-        format!("main process `{program}` {ended} at {when}"),
+        format!("{what} at {when}"),
         "stayalive: staying up so that you can look around; processes are still reaped".to_string(),
         format!("  get a shell:  docker exec -it {host} sh    (kubectl exec -it POD -- sh)"),
     ];
@@ -121,11 +115,11 @@ pub fn write_env_file(path: &Path, env: &[(OsString, OsString)]) -> std::io::Res
 }
 
 /// Writes the failure reason where Kubernetes looks for it, if the file is there.
-pub fn write_termination_log(path: &Path, program: &str, ended: Ended) {
+pub fn write_termination_log(path: &Path, what: &str) {
     if !path.exists() {
         return;
     }
-    let reason = format!("hookinit: main process `{program}` {ended}\n");
+    let reason = format!("hookinit: {what}\n");
     if let Err(err) = std::fs::write(path, reason) {
         crate::warn!("could not write {}: {err}", path.display());
     }

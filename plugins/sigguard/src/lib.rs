@@ -27,15 +27,19 @@ impl Plugin for SigGuard {
     fn init(&mut self, config: &Config) -> Result<Hooks, String> {
         for name in config.get_all("always").flat_map(|v| v.split([',', ' '])) {
             if !name.is_empty() {
-                self.always.push(Signal::from_name(name).ok_or(format!("unknown signal {name}"))?);
+                self.always
+                    .push(Signal::from_name(name).ok_or(format!("unknown signal {name}"))?);
             }
         }
-        self.always.extend([Signal::KILL, Signal::STOP, Signal::CONT]);
+        self.always
+            .extend([Signal::KILL, Signal::STOP, Signal::CONT]);
         Ok(Self::HOOKS)
     }
 
     fn on_signal(&mut self, signal: Signal) -> SignalAction {
-        let Some(masks) = host::main_signals() else { return SignalAction::Forward };
+        let Some(masks) = host::main_signals() else {
+            return SignalAction::Forward;
+        };
         if self.always.contains(&signal) || masks.catches(signal) || masks.ignores(signal) {
             return SignalAction::Forward;
         }

@@ -34,7 +34,9 @@ fn common(action: &str) -> Result<(), String> {
             std::hint::black_box(0u64);
         },
         "sleep" => {
-            std::thread::sleep(std::time::Duration::from_millis(arg.parse().unwrap_or(1000)));
+            std::thread::sleep(std::time::Duration::from_millis(
+                arg.parse().unwrap_or(1000),
+            ));
             Ok(())
         }
         "bomb" => {
@@ -57,7 +59,11 @@ fn common(action: &str) -> Result<(), String> {
             static NEXT: fn(u64) -> u64 = native_deep;
             fn native_deep(n: u64) -> u64 {
                 let next = unsafe { std::ptr::read_volatile(&NEXT) };
-                if n == u64::MAX { 0 } else { next(n + 1).wrapping_add(n) }
+                if n == u64::MAX {
+                    0
+                } else {
+                    next(n + 1).wrapping_add(n)
+                }
             }
             std::hint::black_box(native_deep(0));
             Ok(())
@@ -80,7 +86,9 @@ fn common(action: &str) -> Result<(), String> {
             }
             Ok(())
         }
-        "read" => std::fs::read(arg).map(drop).map_err(|e| format!("read {arg}: {e}")),
+        "read" => std::fs::read(arg)
+            .map(drop)
+            .map_err(|e| format!("read {arg}: {e}")),
         "fetch" => host::fetch_to_file(arg, "/tmp/x", &FetchOptions::default()).map(drop),
         _ => Err(format!("unknown action {action}")),
     }
@@ -94,7 +102,9 @@ impl Plugin for Behave {
         self.pre_exec = config.get("pre-exec").unwrap_or("ok").to_string();
         self.on_exit = config.get("on-exit").unwrap_or("ok").to_string();
         self.on_signal = config.get("on-signal").unwrap_or("ok").to_string();
-        let Some(list) = config.get("hooks") else { return Ok(Hooks::all()) };
+        let Some(list) = config.get("hooks") else {
+            return Ok(Hooks::all());
+        };
         let mut hooks = Hooks::empty();
         for name in list.split(',').filter(|s| !s.is_empty()) {
             hooks |= match name {
@@ -156,7 +166,10 @@ impl Plugin for Behave {
     }
 
     fn on_signal(&mut self, signal: Signal) -> SignalAction {
-        let (verb, arg) = self.on_signal.split_once(':').unwrap_or((&self.on_signal, ""));
+        let (verb, arg) = self
+            .on_signal
+            .split_once(':')
+            .unwrap_or((&self.on_signal, ""));
         match verb {
             "forward" => SignalAction::Forward,
             "as" => SignalAction::ForwardAs(arg.parse().unwrap_or(15)),

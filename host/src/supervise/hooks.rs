@@ -1,0 +1,100 @@
+//! The supervisor's side of the plugin conversation: starting the runtime only when the plan has
+//! plugins, and the bookkeeping that keeps signals flowing while on-signal hooks decide.
+//!
+//! The runtime answers every request, in order, within the hook's deadline (its watchdog answers
+//! for a plugin that blocks). As a last line of defence, a request left unanswered well past that
+//! deadline makes the supervisor stop asking and forward signals directly: no signal is lost.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::config::plan::Plan;
+use crate::plugins::{Hook, Plugins, Request};
+
+/// How long past the runtime's own deadline the supervisor waits before it stops trusting it.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(2);
+
+/// The running plugins, if any, and the signals waiting for their on-signal verdict.
+pub struct Hooks {
+    pub plugins: Option<Plugins>,
+    /// Signals received (as rewritten by `-r`) and not yet decided, oldest first.
+    queued: VecDeque<(i32, i32)>,
+    /// The signal whose verdict is being computed, and when it was asked for.
+    in_flight: Option<((i32, i32), Instant)>,
+    /// Set when the runtime failed to answer in time: signals then bypass the plugins.
+    bypass_signals: bool,
+}
+
+impl Hooks {
+    /// No plugins (before the plan is acted on, or when it has none).
+    pub fn start_none() -> Hooks {
+        Hooks { plugins: None, queued: VecDeque::new(), in_flight: None, bypass_signals: false }
+    }
+
+    /// Starts the runtime when the plan has plugins; nothing at all otherwise (no engine, no
+    /// thread). Each plugin that fails to start was logged by the runtime and is left out.
+    pub fn start(plan: &Plan) -> Hooks {
+        let mut hooks = Hooks::start_none();
+        if !plan.plugins.is_empty() {
+            match Plugins::start(&plan.plugins) {
+                Ok((plugins, _failures)) => hooks.plugins = Some(plugins),
+                Err(err) => crate::error!("{err}; continuing without plugins"),
+            }
+        }
+        hooks
+    }
+
+    pub fn wants(&self, hook: Hook) -> bool {
+        self.plugins.as_ref().is_some_and(|p| p.subscribed(hook))
+    }
+
+    /// Whether a received signal must wait for on-signal hooks.
+    pub fn screens_signals(&self) -> bool {
+        !self.bypass_signals && self.wants(Hook::OnSignal)
+    }
+
+    /// Queues a signal for the on-signal hooks and asks about it if nothing else is asked.
+    pub fn queue_signal(&mut self, received: i32, rewritten: i32) {
+        self.queued.push_back((received, rewritten));
+        self.ask_next();
+    }
+
+    fn ask_next(&mut self) {
+        if self.in_flight.is_some() {
+            return;
+        }
+        if let (Some(next), Some(plugins)) = (self.queued.pop_front(), &self.plugins) {
+            plugins.request(Request::OnSignal(next.1));
+            self.in_flight = Some((next, Instant::now()));
+        }
+    }
+
+    /// The on-signal verdict arrived: returns the signal it was about and asks about the next.
+    pub fn signal_answered(&mut self) -> Option<(i32, i32)> {
+        let answered = self.in_flight.take().map(|(sig, _)| sig);
+        self.ask_next();
+        answered
+    }
+
+    /// When the in-flight question becomes overdue.
+    pub fn deadline(&self, limit: Duration) -> Option<Instant> {
+        self.in_flight.map(|(_, asked)| asked + limit + SAFETY_MARGIN)
+    }
+
+    /// The runtime did not answer in time: every queued signal is handed back to be forwarded
+    /// directly, and from now on signals bypass the plugins.
+    pub fn give_up_on_signals(&mut self) -> Vec<(i32, i32)> {
+        self.bypass_signals = true;
+        let mut all: Vec<_> = self.in_flight.take().map(|(sig, _)| sig).into_iter().collect();
+        all.extend(self.queued.drain(..));
+        all
+    }
+
+    /// Signals still queued when the main process is gone have no one to go to. (A verdict
+    /// still in flight arrives later and is ignored.)
+    pub fn drop_queued(&mut self) -> usize {
+        let n = self.queued.len();
+        self.queued.clear();
+        n
+    }
+}
