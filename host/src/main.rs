@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     for notice in &loaded.notices {
         warn!("{notice}");
     }
+    hookinit::info!("{}", loaded.plan.summary());
     prepare_process(&loaded.plan);
     let code = Supervisor::new(loaded.plan, signals).run();
     ExitCode::from(code.clamp(0, 255) as u8)
@@ -40,17 +41,17 @@ fn main() -> ExitCode {
 
 /// Subreaper when not PID 1 (so orphans come back to us to be reaped), and the parent-death signal.
 fn prepare_process(plan: &config::plan::Plan) {
-    if std::process::id() != 1 {
-        if let Err(err) = nix::sys::prctl::set_child_subreaper(true) {
-            warn!(
-                "not PID 1 and cannot register as a child subreaper ({err}): zombies of orphaned \
-                 processes will not be reaped by hookinit; run it as PID 1 or allow PR_SET_CHILD_SUBREAPER"
-            );
-        }
+    if std::process::id() != 1
+        && let Err(err) = nix::sys::prctl::set_child_subreaper(true)
+    {
+        warn!(
+            "not PID 1 and cannot register as a child subreaper ({err}): zombies of orphaned \
+             processes will not be reaped by hookinit; run it as PID 1 or allow PR_SET_CHILD_SUBREAPER"
+        );
     }
-    if let Some(sig) = plan.pdeathsig {
-        if let Err(err) = nix::sys::prctl::set_pdeathsig(Some(sig)) {
-            warn!("cannot set the parent-death signal {sig}: {err}");
-        }
+    if let Some(sig) = plan.pdeathsig
+        && let Err(err) = nix::sys::prctl::set_pdeathsig(Some(sig))
+    {
+        warn!("cannot set the parent-death signal {sig}: {err}");
     }
 }

@@ -58,6 +58,43 @@ impl Default for Plan {
     }
 }
 
+impl Plan {
+    /// One line for the lifecycle trace: what hookinit is about to do.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!(
+            "signals to the main {}",
+            if self.process_group { "process group" } else { "process" }
+        )];
+        if !self.rewrite.is_empty() {
+            let rules: Vec<String> = self
+                .rewrite
+                .iter()
+                .map(|(from, to)| format!("{}:{}", from.as_str(), to.map_or("0", |t| t.as_str())))
+                .collect();
+            parts.push(format!("rewrite {}", rules.join(",")));
+        }
+        if !self.remap_exit.is_empty() {
+            parts.push(format!("remap {:?} to 0", self.remap_exit));
+        }
+        parts.push(format!("grace {}", humantime::format_duration(self.grace)));
+        parts.push(match &self.stayalive {
+            None => "no stayalive".to_string(),
+            Some(s) => format!(
+                "stayalive{}{}",
+                if s.after_success { " always" } else { " after a failure" },
+                s.limit.map(|l| format!(" for {}", humantime::format_duration(l))).unwrap_or_default()
+            ),
+        });
+        if self.plugins.is_empty() {
+            parts.push("no plugins".to_string());
+        } else {
+            let names: Vec<&str> = self.plugins.iter().map(|p| p.name.as_str()).collect();
+            parts.push(format!("plugins {}", names.join(", ")));
+        }
+        format!("plan: {}", parts.join("; "))
+    }
+}
+
 /// `stayalive`, `stayalive=always`, `stayalive=DURATION`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StayAlive {

@@ -84,7 +84,7 @@ impl Supervisor {
                     ended: Ended::Exited(START_FAILED),
                     what: format!("main process `{program}` was not started: {reason}"),
                 };
-                (command, outcome)
+                (*command, outcome)
             }
         };
         let Outcome { main, ended, what } = outcome;
@@ -137,7 +137,9 @@ impl Supervisor {
                         if let Reply::PreExec(result) = reply {
                             return match result {
                                 Ok(spec) => Ok(MainCommand::from(spec)),
-                                Err(failure) => Err(PreExecStop::Failed(command, failure.to_string())),
+                                Err(failure) => {
+                                    Err(PreExecStop::Failed(Box::new(command), failure.to_string()))
+                                }
                             };
                         }
                     }
@@ -369,7 +371,7 @@ enum PreExecStop {
     /// A stop request arrived while the pre-exec hooks ran.
     Stopped(i32),
     /// A pre-exec hook failed (the message names the plugin).
-    Failed(MainCommand, String),
+    Failed(Box<MainCommand>, String),
 }
 
 /// The command line for log lines. Arguments are shown; environment values never are.
