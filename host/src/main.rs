@@ -11,6 +11,14 @@ use hookinit::supervise::Supervisor;
 use hookinit::{error, log, warn};
 
 fn main() -> ExitCode {
+    // `hookinit plugin compile|inspect|check|list ...` is a tool for image builds, not an init:
+    // it keeps the default signal handling (Ctrl-C works). `hookinit -- plugin` runs a program
+    // named `plugin`.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "plugin") {
+        let code = hookinit::plugins::cli::main_plugin_cli(args[2..].to_vec());
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     // First, before anything can start a thread: threads inherit the signal mask.
     let signals = match SignalSetup::take_over() {
         Ok(signals) => signals,
@@ -19,7 +27,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args);
     let env = |name: &str| std::env::var_os(name);
     let loaded = match config::load(cli, &env) {
         Ok(loaded) => loaded,

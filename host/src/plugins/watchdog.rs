@@ -219,6 +219,14 @@ pub fn run(engine: Engine, shared: Arc<Shared>) {
                 ),
             });
         }
+        // Logged before answering: once the answer is out, the main process may end and PID 1
+        // exit, and the report must not be lost with it.
+        crate::error!(
+            "plugin {plugin}: {}: did not return within its deadline of {} (blocked in a host \
+             call); disabled, default answer used",
+            hook.map_or("init", Hook::name),
+            human(limit)
+        );
         match abandon {
             Some(Abandon::Reply(reply)) => shared.reply(&mut st, reply),
             Some(Abandon::Start { not_started }) => {
@@ -246,14 +254,5 @@ pub fn run(engine: Engine, shared: Arc<Shared>) {
                 shared.reply(&mut st, reply);
             }
         }
-        // Logged outside the lock: a slow stderr must not hold up the main thread's requests.
-        drop(st);
-        crate::error!(
-            "plugin {plugin}: {}: did not return within its deadline of {} (blocked in a host \
-             call); disabled, default answer used",
-            hook.map_or("init", Hook::name),
-            human(limit)
-        );
-        st = shared.lock();
     }
 }
