@@ -299,3 +299,32 @@ fn signo(name: &str) -> i32 {
         other => panic!("unknown signal {other}"),
     }
 }
+
+#[test]
+fn parent_death_signal_is_forwarded() {
+    // sh starts hookinit -p USR1 in the background and waits; killing sh makes the kernel send
+    // USR1 to hookinit, which forwards it to the main process.
+    let printer = signal_printer(&["USR1"]);
+    let script = format!("\"{HOOKINIT}\" -p USR1 -- {PYTHON} -c '{printer}' & wait");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(&script).env("HOOKINIT_CONFIG", "/dev/null");
+    let mut r = start(cmd, Mode::Plain);
+    r.expect_stdout("ready");
+    r.signal(libc::SIGKILL); // the shell, hookinit's parent
+    r.expect_stdout("SIGUSR1");
+}
+
+#[test]
+fn verbosity_from_the_environment_shows_the_lifecycle() {
+    let mut cmd = command(Mode::Plain, &["--", "true"]);
+    cmd.env("HOOKINIT_VERBOSITY", "2");
+    let done = start(cmd, Mode::Plain).wait();
+    assert_eq!(done.code(), 0);
+    let log = done.stderr_text();
+    assert!(log.contains("plan: signals to the main process"), "{log}");
+    assert!(log.contains("started main process"), "{log}");
+    assert!(log.contains("exiting with status 0"), "{log}");
+    // Quiet by default, like tini.
+    let done = run(Mode::Plain, &["--", "true"]);
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+}
