@@ -89,10 +89,7 @@ fn orphans_of_exec_are_reaped(exec: &dyn Fn(&[&str]) -> String) {
         let zombie = ps.iter().any(|p| p.2.contains('Z'));
         (orphans(&ps).is_empty() && !zombie).then_some(ps)
     });
-    assert!(
-        ps.iter().any(|p| p.0 == 1),
-        "PID 1 is gone: {ps:?}"
-    );
+    assert!(ps.iter().any(|p| p.0 == 1), "PID 1 is gone: {ps:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,13 +182,22 @@ fn podman_image_with_only_hookinit_and_one_static_program() {
     // FROM scratch + two files: hookinit and busybox, called directly (no shell, no links).
     let rootfs = Rootfs::scratch().with_hookinit();
     rootfs.copy(BUSYBOX, "/bin/busybox", 0o755);
-    let image = Image::import(&rootfs, "scratch", &["/bin/busybox", "echo", "hello from scratch"]);
+    let image = Image::import(
+        &rootfs,
+        "scratch",
+        &["/bin/busybox", "echo", "hello from scratch"],
+    );
 
     let (_ctr, out) = image.run().foreground("scratch-cmd", &[]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello from scratch");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello from scratch"
+    );
 
-    let (_ctr, out) = image.run().foreground("scratch-false", &["/bin/busybox", "false"]);
+    let (_ctr, out) = image
+        .run()
+        .foreground("scratch-false", &["/bin/busybox", "false"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 
     let (_ctr, out) = image.run().foreground("scratch-missing", &["/bin/nothing"]);
@@ -230,7 +236,10 @@ fn podman_stayalive_keeps_a_crashed_container_for_exec_and_stop_ends_it() {
         .detached("stay", &[]);
     ctr.wait_for_log("end it:");
     let logs = ctr.logs();
-    assert!(logs.contains("entrypoint: cannot reach the database"), "{logs}");
+    assert!(
+        logs.contains("entrypoint: cannot reach the database"),
+        "{logs}"
+    );
     assert!(logs.contains("status 3"), "{logs}");
     // The banner names the container the way `docker exec` accepts it (its hostname).
     let hostname = ctr.inspect("{{.Config.Hostname}}");
@@ -240,14 +249,27 @@ fn podman_stayalive_keeps_a_crashed_container_for_exec_and_stop_ends_it() {
     );
     assert_eq!(ctr.status(), "running", "the container did not stay up");
 
-    let seen = ctr.exec_ok(&["sh", "-c", ". /run/hookinit/env && echo \"APP_MODE=$APP_MODE\""]);
+    let seen = ctr.exec_ok(&[
+        "sh",
+        "-c",
+        ". /run/hookinit/env && echo \"APP_MODE=$APP_MODE\"",
+    ]);
     assert_eq!(seen.trim(), "APP_MODE=production");
     let mode = ctr.exec_ok(&["stat", "-c", "%a %u", "/run/hookinit/env"]);
-    assert_eq!(mode.trim(), "600 0", "the environment file must be root's only");
+    assert_eq!(
+        mode.trim(),
+        "600 0",
+        "the environment file must be root's only"
+    );
 
     let took = ctr.stop(STOP_TIMEOUT_S);
     eprintln!("podman stop of a staying container: {took:?}");
-    assert_eq!(ctr.exit_code(), 3, "not the failure status; logs:\n{}", ctr.logs());
+    assert_eq!(
+        ctr.exit_code(),
+        3,
+        "not the failure status; logs:\n{}",
+        ctr.logs()
+    );
     assert!(took < STOP_BUDGET, "podman stop took {took:?}");
 }
 
@@ -294,14 +316,20 @@ fn podman_builds_and_runs_examples_dockerfile_add_to_image() {
 fn podman_host_network_reaches_a_loopback_http_server() {
     // The plumbing the fstree scenario needs: a container on the host network fetches from a
     // server the test runs on 127.0.0.1.
-    let server = HttpServer::serve(vec![("/hello.txt".into(), b"hello over loopback\n".to_vec())]);
+    let server = HttpServer::serve(vec![(
+        "/hello.txt".into(),
+        b"hello over loopback\n".to_vec(),
+    )]);
     let image = busybox_image("http", &[], &[]);
-    let (_ctr, out) = image
-        .run()
-        .host_network()
-        .foreground("http", &["wget", "-q", "-O", "-", &server.url("/hello.txt")]);
+    let (_ctr, out) = image.run().host_network().foreground(
+        "http",
+        &["wget", "-q", "-O", "-", &server.url("/hello.txt")],
+    );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello over loopback\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello over loopback\n"
+    );
     assert_eq!(server.requested(), ["/hello.txt"]);
 }
 
@@ -313,7 +341,13 @@ fn runc_stop_of_a_healthy_container_is_fast_and_143() {
     let mut ctr = RuncContainer::run_detached(
         Rootfs::busybox(),
         "runc-stop",
-        &[HOOKINIT_IN_IMAGE, "--", "sh", "-c", "echo ready; exec sleep 1000"],
+        &[
+            HOOKINIT_IN_IMAGE,
+            "--",
+            "sh",
+            "-c",
+            "echo ready; exec sleep 1000",
+        ],
         &[],
     );
     ctr.wait_for_log("ready");
@@ -341,10 +375,17 @@ fn runc_stayalive_keeps_a_crashed_container_for_exec_and_kill_ends_it() {
     ctr.wait_for_log("end it:");
     let log = ctr.log();
     assert!(log.contains("status 3"), "{log}");
-    assert!(log.contains(&format!("docker exec -it {} sh", ctr.id)), "{log}");
+    assert!(
+        log.contains(&format!("docker exec -it {} sh", ctr.id)),
+        "{log}"
+    );
     assert_eq!(ctr.state(), "running", "the container did not stay up");
 
-    let seen = ctr.exec_ok(&["sh", "-c", ". /run/hookinit/env && echo \"APP_MODE=$APP_MODE\""]);
+    let seen = ctr.exec_ok(&[
+        "sh",
+        "-c",
+        ". /run/hookinit/env && echo \"APP_MODE=$APP_MODE\"",
+    ]);
     assert_eq!(seen.trim(), "APP_MODE=production");
     orphans_of_exec_are_reaped(&|args| ctr.exec_ok(args));
 

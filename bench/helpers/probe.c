@@ -9,6 +9,11 @@
  *   probe sig            handle SIGTERM: write the CLOCK_MONOTONIC time (8 bytes, native
  *                        endian) to stdout from the handler, keep running; write "R" once the
  *                        handler is installed; exit 0 when stdin reaches end of file.
+ *   probe launch CMD...  fork and exec CMD (the init), wait4 for it, and print its exit status
+ *                        and ru_maxrss (kB): the maximum RSS over the init and the children it
+ *                        waited for. Launched from this small static process (not from the
+ *                        driver, whose own RSS a vfork/posix_spawn child would inherit in its
+ *                        accounting), it bounds the init's own peak from above.
  *   probe orphans N      make N orphaned zombies and time their reaping by PID 1 (run it as
  *                        the main process of an init that is PID 1 of a new PID namespace).
  *                        A middle process forks N children that exit at once (zombies, not
@@ -25,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -156,14 +162,33 @@ static int do_orphans(long n) {
     return 0;
 }
 
+static int do_launch(char **argv) {
+    pid_t pid = fork();
+    if (pid < 0) { perror("fork"); return 1; }
+    if (pid == 0) {
+        execv(argv[0], argv);
+        perror(argv[0]);
+        _exit(127);
+    }
+    int status;
+    struct rusage ru;
+    while (wait4(pid, &status, 0, &ru) < 0) {
+        if (errno != EINTR) { perror("wait4"); return 1; }
+    }
+    /* stdout is shared with the init's child (probe rss): one line each, ours last. */
+    printf("status=%d maxrss_kb=%ld\n", status, ru.ru_maxrss);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "rss") == 0) return do_rss();
     if (argc >= 2 && strcmp(argv[1], "sig") == 0) return do_sig();
+    if (argc >= 3 && strcmp(argv[1], "launch") == 0) return do_launch(argv + 2);
     if (argc >= 3 && strcmp(argv[1], "orphans") == 0) {
         long n = strtol(argv[2], NULL, 10);
         if (n <= 0) { fprintf(stderr, "probe: orphans N: N > 0\n"); return 2; }
         return do_orphans(n);
     }
-    fprintf(stderr, "usage: probe rss | probe sig | probe orphans N\n");
+    fprintf(stderr, "usage: probe rss | probe sig | probe launch CMD... | probe orphans N\n");
     return 2;
 }

@@ -4,7 +4,10 @@
 //! its own timeouts.
 
 use crate::__private::bindings::hookinit::plugin as wit;
-use crate::{Command, FetchOptions, FetchReport, Level, SignalMasks, UnpackOptions, UnpackReport};
+use crate::{
+    Command, CoreDumpSettings, Executable, FetchOptions, FetchReport, Level, SignalMasks,
+    UnpackOptions, UnpackReport,
+};
 
 /// Writes `message` to the container log at `level` (prefer the [`info!`](crate::info) family).
 ///
@@ -52,6 +55,31 @@ pub fn main_signals() -> Option<SignalMasks> {
     wit::process::main_signals()
 }
 
+/// The file the main process's `execve` would run for `program`, and its `#!` line: a name
+/// without `/` is looked up in `search_path` (a `PATH` value), a name with `/` taken relative to
+/// `cwd`. `None` when no executable file is found, or when it is outside the plugin's grants.
+///
+/// ```no_run
+/// let cmd = hookinit_sdk::host::main_command().unwrap();
+/// let path = cmd.env("PATH").unwrap_or("/usr/bin:/bin");
+/// if let Some(exe) = hookinit_sdk::host::resolve_executable(&cmd.program, path, &cmd.cwd) {
+///     hookinit_sdk::info!("{} runs {} ({:?})", cmd.program, exe.path, exe.interpreter);
+/// }
+/// ```
+pub fn resolve_executable(program: &str, search_path: &str, cwd: &str) -> Option<Executable> {
+    wit::process::resolve_executable(program, search_path, cwd)
+}
+
+/// The kernel's core dump settings (`/proc/sys/kernel/core_pattern` and `core_uses_pid`).
+///
+/// ```no_run
+/// let core = hookinit_sdk::host::core_settings();
+/// if core.pattern.starts_with('|') { hookinit_sdk::warn!("cores go to {}", &core.pattern[1..]); }
+/// ```
+pub fn core_settings() -> CoreDumpSettings {
+    wit::process::core_settings()
+}
+
 #[allow(clippy::derivable_impls)] // generated type: no derive possible here
 impl Default for FetchOptions {
     fn default() -> Self {
@@ -69,6 +97,7 @@ impl Default for UnpackOptions {
         UnpackOptions {
             strip: None,
             max_bytes: None,
+            sha256: None,
         }
     }
 }
@@ -101,5 +130,5 @@ pub fn fetch_to_file(url: &str, dest: &str, options: &FetchOptions) -> Result<Fe
 /// # Ok::<(), String>(())
 /// ```
 pub fn unpack(archive: &str, dest: &str, options: UnpackOptions) -> Result<UnpackReport, String> {
-    wit::archive::unpack(archive, dest, options)
+    wit::archive::unpack(archive, dest, &options)
 }

@@ -54,8 +54,9 @@ mod status;
 pub use crate::config::Config;
 pub use crate::signal::Signal;
 pub use __private::bindings::hookinit::plugin::types::{
-    Command, ExitAction, ExitStatus, FetchOptions, FetchReport, Hooks, Level, ResourceLimit,
-    RlimitResource, SignalAction, SignalInfo, SignalMasks, UnpackOptions, UnpackReport,
+    Command, CoreDumpSettings, Executable, ExitAction, ExitStatus, FetchOptions, FetchReport,
+    Hooks, Level, ResourceLimit, RlimitResource, SignalAction, SignalInfo, SignalMasks,
+    UnpackOptions, UnpackReport,
 };
 
 /// The version of the WIT package this SDK is built against (`hookinit:plugin@VERSION`).

@@ -293,25 +293,38 @@ pub fn os(s: &str) -> &OsStr {
 /// directory holding the `.wasm` files. Cargo keeps them up to date; the outer cargo's variables
 /// are cleared so that the nested build is an ordinary one.
 pub fn build_plugins(packages: &[&str]) -> PathBuf {
-    let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("plugins");
+    let plugins = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&plugins).args(["build", "--release", "--target", "wasm32-wasip2", "--quiet"]);
+    cmd.current_dir(&plugins)
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--quiet"]);
     for package in packages {
         cmd.args(["-p", package]);
     }
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        if (key.starts_with("CARGO_") && key != "CARGO_HOME") || key.starts_with("RUSTC") || key == "RUSTFLAGS" {
+        if (key.starts_with("CARGO_") && key != "CARGO_HOME")
+            || key.starts_with("RUSTC")
+            || key == "RUSTFLAGS"
+        {
             cmd.env_remove(&*key);
         }
     }
     let status = cmd.status().expect("run cargo for the plugins");
-    assert!(status.success(), "building plugins {packages:?} failed (rustup target add wasm32-wasip2?)");
+    assert!(
+        status.success(),
+        "building plugins {packages:?} failed (rustup target add wasm32-wasip2?)"
+    );
     plugins.join("target/wasm32-wasip2/release")
 }
 
 /// A compile cache shared by the tests of one run (content-addressed, so sharing is safe).
 pub fn plugin_cache() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("plugins/target/hookinit-test-cache")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("plugins/target/hookinit-test-cache")
 }

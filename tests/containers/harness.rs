@@ -261,13 +261,25 @@ fn workspace_root() -> PathBuf {
 /// It gets a target dir of its own (`target/containers`): `cargo test` holds the lock on the
 /// workspace's target dir while tests run, so a nested build there would wait forever. The first
 /// build takes minutes; later runs are incremental.
+///
+/// `HOOKINIT_TEST_STATIC_BIN=PATH` uses that binary instead (a CI artifact, or a build of another
+/// tree); it is checked the same way.
 pub fn static_hookinit() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         require("podman");
         require("runc");
-        require("musl-gcc");
         sweep_leftovers();
+        if let Some(given) = std::env::var_os("HOOKINIT_TEST_STATIC_BIN").filter(|p| !p.is_empty())
+        {
+            let bin = PathBuf::from(given);
+            let bytes = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+            if let Err(why) = check_static_pie(&bytes) {
+                panic!("{} is not a static-pie executable: {why}", bin.display());
+            }
+            return bin;
+        }
+        require("musl-gcc");
         let root = workspace_root();
         let target_dir = root.join("target").join("containers");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -277,14 +289,15 @@ pub fn static_hookinit() -> &'static Path {
             .args(["--target", MUSL, "-p", "hookinit", "--target-dir"])
             .arg(&target_dir);
         // Settings meant for the outer build must not redirect this one.
-        for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "CARGO_BUILD_TARGET_DIR"] {
+        for var in [
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_TARGET",
+            "CARGO_BUILD_TARGET_DIR",
+        ] {
             cmd.env_remove(var);
         }
         let started = Instant::now();
-        let out = cmd
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run cargo");
+        let out = cmd.stdin(Stdio::null()).output().expect("cannot run cargo");
         assert!(
             out.status.success(),
             "building the static hookinit failed ({}); is the target installed? \
@@ -426,11 +439,8 @@ impl Rootfs {
         for dir in ["/proc", "/sys", "/dev", "/tmp", "/run", "/etc", "/root"] {
             rootfs.mkdir(dir);
         }
-        std::fs::set_permissions(
-            rootfs.path("/tmp"),
-            std::fs::Permissions::from_mode(0o1777),
-        )
-        .unwrap();
+        std::fs::set_permissions(rootfs.path("/tmp"), std::fs::Permissions::from_mode(0o1777))
+            .unwrap();
         rootfs.file("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", 0o644);
         rootfs.file("/etc/group", "root:x:0:\n", 0o644);
         rootfs
@@ -824,7 +834,11 @@ impl RuncContainer {
         let config = std::fs::read_to_string(&config_path).unwrap();
         let config = replace_once(&config, "\"terminal\": true", "\"terminal\": false");
         let config = replace_once(&config, "\"readonly\": true", "\"readonly\": false");
-        let config = replace_once(&config, "\"hostname\": \"runc\"", &format!("\"hostname\": {}", json_string(&id)));
+        let config = replace_once(
+            &config,
+            "\"hostname\": \"runc\"",
+            &format!("\"hostname\": {}", json_string(&id)),
+        );
         let config = replace_string_array(&config, "args", args.iter().copied());
         let mut full_env = vec![
             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -876,9 +890,9 @@ impl RuncContainer {
     }
 
     fn shim_line(&mut self) -> String {
-        self.shim_lines
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|_| panic!("runc shim for {}: no answer; log:\n{}", self.id, self.log()))
+        self.shim_lines.recv_timeout(DEADLINE).unwrap_or_else(|_| {
+            panic!("runc shim for {}: no answer; log:\n{}", self.id, self.log())
+        })
     }
 
     /// What the container wrote to stdout and stderr.
@@ -908,12 +922,8 @@ impl RuncContainer {
     pub fn state(&self) -> String {
         let out = output(runc().args(["state", &self.id]));
         let text = String::from_utf8_lossy(&out.stdout);
-        json_field(&text, "status").unwrap_or_else(|| {
-            format!(
-                "unknown ({})",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )
-        })
+        json_field(&text, "status")
+            .unwrap_or_else(|| format!("unknown ({})", String::from_utf8_lossy(&out.stderr).trim()))
     }
 
     /// `runc exec ID ARGS...` to completion.
@@ -1141,7 +1151,11 @@ impl HttpServer {
 
     /// `http://127.0.0.1:PORT/PATH`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{}", self.port, path.trim_start_matches('/'))
+        format!(
+            "http://127.0.0.1:{}/{}",
+            self.port,
+            path.trim_start_matches('/')
+        )
     }
 
     pub fn requested(&self) -> Vec<String> {

@@ -38,6 +38,8 @@
 //! - `max-size=SIZE`: refuse archives that unpack to more than SIZE bytes; SIZE is a whole
 //!   number with an optional suffix `K`, `M`, `G`, `T` (or `KiB`, `MiB`, `GiB`, `TiB`, all
 //!   powers of 1024; `B` for bytes), e.g. `max-size=2G`.
+//! - `timeout=DURATION`: give up a download that takes longer than DURATION in total (`30s`,
+//!   `10m`; default 5 minutes; connecting has its own 10 s limit).
 //!
 //! After `plugin=SOURCE`:
 //! - `sha256=HEX`: the component's expected sha256. A plugin fetched from a URL must have one...
@@ -214,7 +216,7 @@ pub fn parse(value: &str) -> Result<DebugSpec, DebugError> {
 }
 
 const OPTIONS: [&str; 4] = ["verbose", "stayalive", "fstree", "plugin"];
-const FSTREE_SUBS: [&str; 4] = ["strip", "sha256", "dest", "max-size"];
+const FSTREE_SUBS: [&str; 5] = ["strip", "sha256", "dest", "max-size", "timeout"];
 const PLUGIN_SUBS: [&str; 6] = ["sha256", "read", "write", "fetch", "env", "unpinned"];
 const CONFIG_PREFIX: &str = "config.";
 
@@ -389,6 +391,17 @@ impl Parser {
                         )?;
                         check_absolute(v).map_err(|r| bad(name, v, &r))?;
                         ("dest", v.to_owned(), Some(Glue::Dest))
+                    }
+                    "timeout" => {
+                        let v = required(name, value, "`timeout=DURATION`, e.g. `timeout=30s`")?;
+                        let d = parse_duration(v).map_err(|r| bad(name, v, &r))?;
+                        let ms = u32::try_from(d.as_millis())
+                            .ok()
+                            .filter(|ms| *ms > 0)
+                            .ok_or_else(|| {
+                                bad(name, v, "expected a duration from 1ms to 49 days")
+                            })?;
+                        ("timeout", ms.to_string(), None)
                     }
                     _ => {
                         let v = required(name, value, "`max-size=SIZE`, e.g. `max-size=2G`")?;
@@ -568,6 +581,10 @@ fn sub_option_home(name: &str) -> Option<(&'static str, &'static str)> {
         "max-size" => Some((
             "`fstree=SOURCE`",
             "fstree=https://host/tree.tgz,max-size=2G",
+        )),
+        "timeout" => Some((
+            "`fstree=SOURCE`",
+            "fstree=https://host/tree.tgz,timeout=30s",
         )),
         "read" => Some(("`plugin=SOURCE`", "plugin=/debug/x.wasm,read=/etc")),
         "write" => Some(("`plugin=SOURCE`", "plugin=/debug/x.wasm,write=/cores")),
@@ -929,6 +946,33 @@ mod tests {
                 ("max-size", "2147483648"),
             ])]
         );
+    }
+
+    #[test]
+    fn fstree_timeout_in_milliseconds() {
+        assert_eq!(
+            opts("fstree=https://h/t.tgz,timeout=1m30s,verbose"),
+            vec![
+                fstree(&[("source", "https://h/t.tgz"), ("timeout", "90000")]),
+                DebugOption::Verbose
+            ]
+        );
+        assert!(matches!(
+            err("fstree=/t.tgz,timeout=soon"),
+            DebugError::BadValue { .. }
+        ));
+        assert!(matches!(
+            err("fstree=/t.tgz,timeout=0s"),
+            DebugError::BadValue { .. }
+        ));
+        assert!(matches!(
+            err("timeout=30s,fstree=/t.tgz"),
+            DebugError::OutOfContext { .. }
+        ));
+        assert!(matches!(
+            err("fstree=/t.tgz,timout=30s"),
+            DebugError::NearMiss { .. }
+        ));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! store data of each plugin. fetch and unpack check the plugin's grants (sandbox.rs) and then
 //! call the native services (services.rs).
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use wasmtime::component::ResourceTable;
@@ -143,6 +144,93 @@ impl process::Host for State {
         let pid = self.facts().pid?;
         read_signal_masks(pid)
     }
+
+    fn resolve_executable(
+        &mut self,
+        program: String,
+        search_path: String,
+        cwd: String,
+    ) -> Option<wit::Executable> {
+        let found = resolve_executable(&program, &search_path, Path::new(&cwd))?;
+        let absolute = Path::new(&cwd).join(&found);
+        if !self.sandbox.may_resolve(&absolute) {
+            return None;
+        }
+        Some(wit::Executable {
+            path: found.to_string_lossy().into_owned(),
+            interpreter: interpreter_line(&absolute),
+        })
+    }
+
+    fn core_settings(&mut self) -> wit::CoreDumpSettings {
+        let read = |name: &str| {
+            std::fs::read_to_string(format!("/proc/sys/kernel/{name}")).unwrap_or_default()
+        };
+        let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_CORE)
+            .unwrap_or((0, 0));
+        let value = |v: libc::rlim_t| {
+            if v == libc::RLIM_INFINITY {
+                u64::MAX
+            } else {
+                v
+            }
+        };
+        wit::CoreDumpSettings {
+            pattern: read("core_pattern").trim_end_matches('\n').to_string(),
+            uses_pid: read("core_uses_pid").trim() == "1",
+            limit_soft: value(soft),
+            limit_hard: value(hard),
+        }
+    }
+}
+
+/// The file `execve` (execvp's search) would run for `program`: a name with `/` as is, else
+/// the first executable regular file `DIR/program` of `search_path` (an empty entry is `cwd`).
+/// Relative results are relative to `cwd`.
+pub fn resolve_executable(program: &str, search_path: &str, cwd: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        let full = cwd.join(p);
+        std::fs::metadata(full).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.is_empty() {
+        return None;
+    }
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return runnable(&p).then_some(p);
+    }
+    search_path
+        .split(':')
+        .map(|dir| {
+            if dir.is_empty() {
+                Path::new(".")
+            } else {
+                Path::new(dir)
+            }
+        })
+        .map(|dir| dir.join(program))
+        .find(|p| runnable(p))
+}
+
+/// The `#!` line of a file: what follows `#!` on the first line, blanks trimmed, within the
+/// kernel's 256-byte buffer; `None` when the file does not start with `#!`.
+pub fn interpreter_line(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => return None,
+        }
+    }
+    let head = head[..n].strip_prefix(b"#!")?;
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(head);
+    let text = String::from_utf8_lossy(line);
+    Some(text.trim_matches([' ', '\t', '\r']).to_string())
 }
 
 /// `SigCgt`, `SigIgn`, `SigBlk` of `/proc/PID/status`; `None` once the process is gone (or a
@@ -174,8 +262,8 @@ impl fetch::Host for State {
         options: wit::FetchOptions,
     ) -> Result<wit::FetchReport, String> {
         let (dest, local) = self.sandbox.check_fetch(&url, &dest)?;
-        let hosts = self.sandbox.fetch_hosts().to_vec();
-        services::fetch(&url, &dest, &options, Some(hosts), local)
+        let hosts = self.sandbox.fetch_hosts();
+        services::fetch(&url, &dest, &options, hosts, local)
     }
 }
 
@@ -188,5 +276,65 @@ impl archive::Host for State {
     ) -> Result<wit::UnpackReport, String> {
         let (archive, dest) = self.sandbox.check_unpack(&archive, &dest)?;
         services::unpack(&archive, &dest, &options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn write(dir: &Path, name: &str, text: &[u8], mode: u32) {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn resolves_like_execvp() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        write(a.path(), "tool", b"#!/bin/sh\n", 0o644); // not executable: skipped
+        write(b.path(), "tool", b"#!/bin/sh\n", 0o755);
+        let path = format!("{}:{}", a.path().display(), b.path().display());
+        let cwd = Path::new("/");
+        assert_eq!(
+            resolve_executable("tool", &path, cwd),
+            Some(b.path().join("tool"))
+        );
+        assert_eq!(resolve_executable("missing", &path, cwd), None);
+        assert_eq!(
+            resolve_executable("./tool", "", b.path()),
+            Some(PathBuf::from("./tool"))
+        );
+        assert_eq!(
+            resolve_executable("tool", ":", b.path()),
+            Some(PathBuf::from("./tool"))
+        );
+        assert_eq!(
+            resolve_executable(&a.path().display().to_string(), "", cwd),
+            None,
+            "a directory"
+        );
+    }
+
+    #[test]
+    fn reads_only_the_interpreter_line() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "s",
+            b"#! /usr/bin/env bash \necho secret\n",
+            0o755,
+        );
+        write(d.path(), "bin", b"\x7fELF....", 0o755);
+        let long = [b"#!/bin/sh ".as_slice(), &[b'x'; 400]].concat();
+        write(d.path(), "long", &long, 0o755);
+        assert_eq!(
+            interpreter_line(&d.path().join("s")).as_deref(),
+            Some("/usr/bin/env bash")
+        );
+        assert_eq!(interpreter_line(&d.path().join("bin")), None);
+        assert_eq!(interpreter_line(&d.path().join("long")).unwrap().len(), 254);
     }
 }

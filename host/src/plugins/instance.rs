@@ -112,6 +112,12 @@ impl PluginInstance {
         Ok(instance)
     }
 
+    /// Removes the plugin's scratch directory if `after` (`None`: any hook) was the last hook
+    /// that needed it.
+    pub fn release_scratch(&mut self, after: Option<Hook>) {
+        self.store.data_mut().sandbox.release_scratch(after);
+    }
+
     pub fn subscribed(&self, hook: Hook) -> bool {
         self.hooks.contains(match hook {
             Hook::PreExec => wit::Hooks::PRE_EXEC,

@@ -15,6 +15,24 @@
 //! - main process facts (pid, command, signal dispositions) are always readable: they are the
 //!   plugin's business and leak nothing else (no /proc access is granted).
 //!
+//! - executables: `process.resolve-executable` reads the `#!` line of a program under a read or
+//!   write grant (of any program for the built-in `verbose`).
+//!
+//! Built-in plugins carry fixed grants, derived from their configuration ([`Sandbox::new`]), and
+//! get no WASI preopen but their scratch directory:
+//! - `verbose`: may resolve any program and read its `#!` line (nothing else of the file system:
+//!   a read-only preopen of `/` would expose every file, and wasmtime refuses the absolute
+//!   symlinks that are common in images); a scratch directory (read-write) for the `BASH_ENV`
+//!   file that gives bash, which ignores `PS4` from the environment when run as root, its `PS4`.
+//! - `fstree`: fetch from the source's host (redirects followed to any http(s) host, as the
+//!   operator's URL decides: GitHub's archive links redirect to another host), write on `dest`
+//!   (`/` by default) and a scratch directory for the download, read on a local source.
+//!
+//! A scratch directory is made by the host (`$TMPDIR` or /tmp, else /dev/shm; mode 0700, a fresh
+//! name), handed to the plugin as the configuration key `hookinit.scratch`, and removed with its
+//! content when the plugin no longer needs it: fstree's after its pre-exec hook, verbose's after
+//! the on-exit hooks (and every one when the start fails or the plugin is dropped).
+//!
 //! Limits per plugin ([`Limits`]): linear memory (64 MiB), a deadline per hook (pre-exec 30 s,
 //! 10 min for built-ins; on-exit 5 s; on-signal 50 ms; init 30 s), log output per hook (64 KiB,
 //! lines cut at 2 KiB).
@@ -26,8 +44,13 @@ use std::time::Duration;
 
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
+use std::sync::Arc;
+
 use super::types::Hook;
-use crate::config::plan::PluginSpec;
+use crate::config::plan::{Builtin, PluginSource, PluginSpec};
+
+/// The configuration key under which a built-in plugin finds its scratch directory.
+pub const SCRATCH_KEY: &str = "hookinit.scratch";
 
 /// Resource limits of one plugin.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,11 +104,81 @@ pub struct Sandbox {
     write: Vec<PathBuf>,
     fetch: Vec<String>,
     env: Vec<(String, String)>,
+    /// Built-ins: the read and write grants are for host services only (no WASI preopen).
+    services_only: bool,
+    /// `process.resolve-executable` may look anywhere (the built-in verbose).
+    resolve_any: bool,
+    /// Redirects of an allowed URL may lead to any http(s) host (the built-in fstree).
+    follow_any_redirect: bool,
+    scratch: Option<Arc<Scratch>>,
+    /// The last hook that needs the scratch directory.
+    scratch_until: Option<Hook>,
+}
+
+/// A private directory made by the host for a built-in plugin; removed, with its content, when
+/// the last handle is dropped.
+#[derive(Debug)]
+pub struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// A fresh directory (mode 0700) `hookinit-NAME-*` under `$TMPDIR` or /tmp, else /dev/shm.
+    pub fn create(name: &str) -> Result<Scratch, String> {
+        use std::os::unix::fs::DirBuilderExt;
+        let mut bases = vec![std::env::temp_dir()];
+        for extra in ["/tmp", "/dev/shm"] {
+            if !bases.iter().any(|b| b == Path::new(extra)) {
+                bases.push(PathBuf::from(extra));
+            }
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let mut last = String::new();
+        for base in &bases {
+            for attempt in 0..4u32 {
+                let path = base.join(format!(
+                    "hookinit-{name}-{}-{:x}",
+                    std::process::id(),
+                    nanos.wrapping_add(attempt)
+                ));
+                match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                    Ok(()) => {
+                        let path = std::fs::canonicalize(&path).unwrap_or(path);
+                        return Ok(Scratch { path });
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => {
+                        last = format!("{}: {e}", base.display());
+                        break;
+                    }
+                }
+            }
+        }
+        Err(format!(
+            "no writable directory for temporary files ({last}); set TMPDIR"
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
 }
 
 impl Sandbox {
-    /// Resolves `spec`'s grants. A granted directory that does not exist is an error.
+    /// Resolves `spec`'s grants. A granted directory that does not exist is an error. Built-in
+    /// plugins get their fixed grants instead (see the module documentation).
     pub fn new(spec: &PluginSpec) -> Result<Sandbox, String> {
+        if let PluginSource::Builtin(builtin) = spec.source {
+            return Sandbox::builtin(&spec.name, builtin, &spec.config);
+        }
         let dirs = |list: &[PathBuf], what: &str| -> Result<Vec<PathBuf>, String> {
             list.iter()
                 .map(|dir| {
@@ -115,7 +208,105 @@ impl Sandbox {
                 .map(|h| h.to_ascii_lowercase())
                 .collect(),
             env,
+            ..Sandbox::default()
         })
+    }
+
+    /// The fixed grants of a built-in plugin, from its configuration.
+    fn builtin(
+        name: &str,
+        builtin: Builtin,
+        config: &[(String, String)],
+    ) -> Result<Sandbox, String> {
+        let get = |key: &str| {
+            config
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let mut sandbox = Sandbox {
+            name: name.to_string(),
+            services_only: true,
+            ..Sandbox::default()
+        };
+        match builtin {
+            Builtin::Verbose => {
+                sandbox.resolve_any = true;
+                // Without one, bash run as root traces without file:line; verbose says so.
+                sandbox.scratch = Scratch::create(name).ok().map(Arc::new);
+                sandbox.scratch_until = Some(Hook::OnExit);
+            }
+            Builtin::Fstree => {
+                let source = get("source").ok_or("no source configured")?;
+                let dest = get("dest").unwrap_or("/");
+                let dest = resolve_existing_prefix(Path::new(dest))
+                    .map_err(|e| format!("dest={dest}: {e}"))?;
+                sandbox.write.push(dest);
+                match source
+                    .split_once("://")
+                    .map(|(scheme, _)| scheme.to_ascii_lowercase())
+                {
+                    Some(s) if s == "http" || s == "https" => {
+                        let (host, port) = url_host(source)
+                            .ok_or_else(|| format!("cannot read the host of {source}"))?;
+                        let grant = match (port, host.contains(':')) {
+                            (Some(p), true) => format!("[{host}]:{p}"),
+                            (Some(p), false) => format!("{host}:{p}"),
+                            (None, _) => host,
+                        };
+                        sandbox.fetch.push(grant);
+                        sandbox.follow_any_redirect = true;
+                        let scratch = Scratch::create(name)?;
+                        sandbox.write.push(scratch.path().to_path_buf());
+                        sandbox.scratch = Some(Arc::new(scratch));
+                        sandbox.scratch_until = Some(Hook::PreExec);
+                    }
+                    _ => {
+                        let path = source.strip_prefix("file://").unwrap_or(source);
+                        let real = resolve_existing_prefix(Path::new(path))
+                            .map_err(|e| format!("{path}: {e}"))?;
+                        sandbox.read.push(real);
+                    }
+                }
+            }
+        }
+        Ok(sandbox)
+    }
+
+    /// Configuration the host adds for the plugin's `init` (a built-in's scratch directory).
+    pub fn host_config(&self) -> Vec<(String, String)> {
+        self.scratch
+            .iter()
+            .map(|s| {
+                (
+                    SCRATCH_KEY.to_string(),
+                    s.path().to_string_lossy().into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Removes the scratch directory once `hook` (or, with `None`, everything) is over and it
+    /// was needed until then.
+    pub fn release_scratch(&mut self, after: Option<Hook>) {
+        if after.is_none() || after == self.scratch_until {
+            self.scratch = None;
+        }
+    }
+
+    /// Whether `process.resolve-executable` may report on `path` (an absolute path).
+    pub fn may_resolve(&self, path: &Path) -> bool {
+        if self.resolve_any {
+            return true;
+        }
+        let Ok(real) = std::fs::canonicalize(path) else {
+            return false;
+        };
+        self.read
+            .iter()
+            .chain(&self.write)
+            .any(|root| real.starts_with(root))
     }
 
     /// The grants in one line, for the start-up log: `read=/a write=/b fetch=host env=X` or
@@ -126,6 +317,15 @@ impl Sandbox {
         parts.extend(self.write.iter().map(|d| format!("write={}", d.display())));
         parts.extend(self.fetch.iter().map(|h| format!("fetch={h}")));
         parts.extend(self.env.iter().map(|(k, _)| format!("env={k}")));
+        if self.follow_any_redirect {
+            parts.push("redirects to any http(s) host".to_string());
+        }
+        if self.resolve_any {
+            parts.push("#! lines of any program".to_string());
+        }
+        if let Some(scratch) = &self.scratch {
+            parts.push(format!("scratch={}", scratch.path().display()));
+        }
         if parts.is_empty() {
             "no grants".to_string()
         } else {
@@ -148,12 +348,23 @@ impl Sandbox {
         for (k, v) in &self.env {
             b.env(k, v);
         }
-        for dir in &self.read {
+        let (read, write) = if self.services_only {
+            (&[][..], &[][..])
+        } else {
+            (&self.read[..], &self.write[..])
+        };
+        if let Some(scratch) = &self.scratch {
+            let dir = scratch.path();
+            let guest = dir.to_string_lossy();
+            b.preopened_dir(dir, &*guest, FsPerms::ReadWrite)
+                .map_err(|e| format!("scratch {}: {e}", dir.display()))?;
+        }
+        for dir in read {
             let guest = dir.to_string_lossy();
             b.preopened_dir(dir, &*guest, FsPerms::ReadOnly)
                 .map_err(|e| format!("grant read={}: {e}", dir.display()))?;
         }
-        for dir in &self.write {
+        for dir in write {
             let guest = dir.to_string_lossy();
             b.preopened_dir(dir, &*guest, FsPerms::ReadWrite)
                 .map_err(|e| format!("grant write={}: {e}", dir.display()))?;
@@ -165,8 +376,8 @@ impl Sandbox {
 
     /// The hosts `fetch` may reach for this plugin, for the fetch service's allow-list (which
     /// also applies it to redirects).
-    pub fn fetch_hosts(&self) -> &[String] {
-        &self.fetch
+    pub fn fetch_hosts(&self) -> Option<Vec<String>> {
+        (!self.follow_any_redirect).then(|| self.fetch.clone())
     }
 
     /// Checks a `fetch-to-file` call; returns the destination file to write and whether the
@@ -308,7 +519,7 @@ pub fn host_allowed(grants: &[String], host: &str, port: Option<u16>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::plan::{Grants, PluginSource};
+    use crate::config::plan::Grants;
 
     fn sandbox(read: &[&Path], write: &[&Path], fetch: &[&str]) -> Sandbox {
         let spec = PluginSpec {
@@ -387,6 +598,94 @@ mod tests {
         assert!(s.check_unpack(&a, &wd).is_ok());
         assert!(s.check_unpack(&a, &r.path().display().to_string()).is_err());
         assert!(s.check_unpack("/etc/passwd", &wd).is_err());
+    }
+
+    fn builtin(b: Builtin, config: &[(&str, &str)]) -> Sandbox {
+        let config = config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Sandbox::new(&PluginSpec::builtin(b, config)).unwrap()
+    }
+
+    #[test]
+    fn fstree_fixed_grants_for_a_url() {
+        let dest = tempfile::tempdir().unwrap();
+        let d = dest.path().to_str().unwrap();
+        let mut s = builtin(
+            Builtin::Fstree,
+            &[("source", "https://Example.com:8443/x.tgz"), ("dest", d)],
+        );
+        assert_eq!(s.fetch, ["example.com:8443"]);
+        assert_eq!(
+            s.fetch_hosts(),
+            None,
+            "redirects may leave the source's host"
+        );
+        let scratch = s.scratch.as_ref().unwrap().path().to_path_buf();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&scratch).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let into = format!("{}/x.tgz", scratch.display());
+        assert!(
+            s.check_fetch("https://example.com:8443/x.tgz", &into)
+                .is_ok()
+        );
+        assert!(s.check_fetch("https://other.com/x.tgz", &into).is_err());
+        assert!(
+            s.check_fetch("https://example.com:8443/x", "/etc/x")
+                .is_err()
+        );
+        assert!(s.check_unpack(&into, d).is_ok());
+        assert!(s.check_unpack(&into, "/etc").is_err());
+        assert_eq!(s.host_config()[0].0, SCRATCH_KEY);
+        assert!(s.describe().contains("redirects to any http(s) host"));
+        s.release_scratch(Some(Hook::OnExit));
+        assert!(scratch.exists(), "fstree's scratch is for pre-exec only");
+        s.release_scratch(Some(Hook::PreExec));
+        assert!(!scratch.exists());
+    }
+
+    #[test]
+    fn fstree_fixed_grants_for_a_local_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("a.tgz");
+        std::fs::write(&archive, b"x").unwrap();
+        let a = archive.to_str().unwrap();
+        let s = builtin(Builtin::Fstree, &[("source", &format!("file://{a}"))]);
+        assert!(s.scratch.is_none() && s.fetch.is_empty());
+        assert!(s.check_unpack(a, "/srv/new").is_ok(), "dest defaults to /");
+        let dest = tempfile::tempdir().unwrap();
+        let d = dest.path().to_str().unwrap();
+        let s = builtin(Builtin::Fstree, &[("source", a), ("dest", d)]);
+        assert!(s.check_unpack(a, d).is_ok());
+        let other = format!("{}/b.tgz", dir.path().display());
+        assert!(
+            s.check_unpack(&other, d).is_err(),
+            "only the source is readable"
+        );
+        assert!(s.check_unpack(a, "/srv").is_err(), "only dest is writable");
+    }
+
+    #[test]
+    fn verbose_fixed_grants() {
+        let mut s = builtin(Builtin::Verbose, &[]);
+        assert!(s.may_resolve(Path::new("/bin/sh")));
+        assert!(s.fetch.is_empty() && s.read.is_empty() && s.write.is_empty());
+        let scratch = s.scratch.as_ref().unwrap().path().to_path_buf();
+        s.release_scratch(Some(Hook::PreExec));
+        assert!(
+            scratch.exists(),
+            "verbose's BASH_ENV file lives until on-exit"
+        );
+        s.release_scratch(None);
+        assert!(!scratch.exists());
+        let r = tempfile::tempdir().unwrap();
+        let operator = sandbox(&[r.path()], &[], &[]);
+        assert!(!operator.may_resolve(Path::new("/bin/sh")));
+        assert!(!operator.may_resolve(&r.path().join("missing")));
+        std::fs::write(r.path().join("x"), b"").unwrap();
+        assert!(operator.may_resolve(&r.path().join("x")));
     }
 
     #[test]

@@ -30,7 +30,13 @@ pub fn fetch(
     if let Some(max) = options.max_bytes {
         opts.max_bytes = max;
     }
-    let report = services::fetch_to_file(url, dest, &opts).map_err(|e| e.to_string())?;
+    let created = local_checked && keep_mode(url, dest);
+    let report = services::fetch_to_file(url, dest, &opts).map_err(|e| {
+        if created {
+            let _ = std::fs::remove_file(dest);
+        }
+        e.to_string()
+    })?;
     if let Some(pin) = &options.sha256 {
         let pin = pin.trim_start_matches("sha256:");
         if !report.sha256.eq_ignore_ascii_case(pin) {
@@ -48,6 +54,29 @@ pub fn fetch(
     })
 }
 
+/// A copy of a local file keeps its permission bits (a core file stays readable by its owner
+/// only): the destination is made with them before the fetch service truncates and fills it.
+/// Returns whether it created the destination.
+fn keep_mode(source: &str, dest: &Path) -> bool {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = source.strip_prefix("file://").unwrap_or(source);
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_file()) {
+        let _ = std::fs::set_permissions(dest, std::fs::Permissions::from_mode(mode));
+        false
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(dest)
+            .is_ok()
+    }
+}
+
 /// Unpacks `archive` into `dest`.
 pub fn unpack(
     archive: &Path,
@@ -56,6 +85,7 @@ pub fn unpack(
 ) -> Result<wit::UnpackReport, String> {
     let mut opts = UnpackOptions {
         strip: options.strip,
+        sha256: options.sha256.clone(),
         ..UnpackOptions::default()
     };
     if let Some(max) = options.max_bytes {
@@ -67,5 +97,9 @@ pub fn unpack(
         dirs: report.dirs,
         links: report.symlinks + report.hardlinks,
         bytes: report.bytes,
+        format: report.format.to_string(),
+        strip: report.strip,
+        archive_sha256: report.archive_sha256,
+        elapsed_ms: u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX),
     })
 }

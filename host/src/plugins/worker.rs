@@ -19,7 +19,7 @@ use super::runtime::{Reply, Request, StartReport};
 use super::sandbox::{Limits, Sandbox};
 use super::types::{ExitAction, Hook, HookFailure, SignalAction};
 use super::watchdog::{Abandon, Shared};
-use crate::config::plan::{PluginSource, PluginSpec};
+use crate::config::plan::{Builtin, PluginSource, PluginSpec};
 use std::sync::Arc;
 
 /// The target triple hookinit was built for (set by build.rs); the engine compiles for its
@@ -48,6 +48,9 @@ struct Slot {
     name: String,
     instance: Option<PluginInstance>,
     limits: Limits,
+    /// A plugin whose work is part of the start (the built-in fstree) and that failed to load:
+    /// the pre-exec chain fails with this reason, so the main process is not started unpatched.
+    failed_start: Option<String>,
 }
 
 struct Worker {
@@ -123,10 +126,12 @@ impl Worker {
             let (pre, sandbox, origin) = match prepared {
                 Ok(p) => p,
                 Err(why) => {
-                    self.start_failure(&spec.name, why);
+                    self.start_failure(spec, why);
                     continue;
                 }
             };
+            let mut config = spec.config.clone();
+            config.extend(sandbox.host_config());
             let loaded_in = started.elapsed();
             crate::info!(
                 "plugin {}: {} in {:.1} ms; grants: {}",
@@ -152,7 +157,7 @@ impl Worker {
                 sandbox,
                 self.facts.clone(),
                 &self.limits,
-                &spec.config,
+                &config,
             );
             if self.shared.end_call(generation) {
                 // The watchdog reported this plugin and answered start for us; the plugins after
@@ -182,21 +187,34 @@ impl Worker {
                         name: spec.name.clone(),
                         instance: Some(instance),
                         limits,
+                        failed_start: None,
                     });
                 }
-                Err(Fault::Error(why)) | Err(Fault::Crash(why)) => {
-                    self.start_failure(&spec.name, why)
-                }
+                Err(Fault::Error(why)) | Err(Fault::Crash(why)) => self.start_failure(spec, why),
             }
         }
         let report = std::mem::take(&mut self.shared.lock().start_progress);
         self.finish_start(report);
     }
 
-    fn start_failure(&mut self, name: &str, why: String) {
-        let f = failure(name, why);
+    fn start_failure(&mut self, spec: &PluginSpec, why: String) {
+        let f = failure(&spec.name, why);
         crate::error!("{f}");
-        self.shared.lock().start_progress.failures.push(f);
+        let mut st = self.shared.lock();
+        st.start_progress.failures.push(f.clone());
+        if spec.source == PluginSource::Builtin(Builtin::Fstree) {
+            // Its pre-exec "runs" and fails: the start must not go on without the patch.
+            st.start_progress
+                .plugins
+                .push((spec.name.clone(), [true, false, false]));
+            drop(st);
+            self.plugins.push(Slot {
+                name: spec.name.clone(),
+                instance: None,
+                limits: self.limits.clone(),
+                failed_start: Some(f.reason),
+            });
+        }
     }
 
     fn finish_start(&mut self, report: StartReport) {
@@ -294,9 +312,37 @@ impl Worker {
     }
 
     fn pre_exec(&mut self, spec: super::types::CommandSpec) -> Option<Reply> {
+        let reply = self.pre_exec_chain(spec);
+        if matches!(reply, Some(Reply::PreExec(Err(_)))) {
+            // The main process will not run: no scratch directory is needed any more.
+            self.release_scratch(None);
+        }
+        reply
+    }
+
+    fn release_scratch(&mut self, after: Option<Hook>) {
+        for slot in &mut self.plugins {
+            if let Some(instance) = slot.instance.as_mut() {
+                instance.release_scratch(after);
+            }
+        }
+    }
+
+    fn pre_exec_chain(&mut self, spec: super::types::CommandSpec) -> Option<Reply> {
         let mut originals = Originals::default();
         let mut cmd = convert::command_to_wit(&spec, &mut originals);
-        for i in self.subscribers(Hook::PreExec) {
+        let subscribers = self.subscribers(Hook::PreExec);
+        for i in 0..self.plugins.len() {
+            if let Some(why) = &self.plugins[i].failed_start {
+                return Some(Reply::PreExec(Err(HookFailure {
+                    plugin: self.plugins[i].name.clone(),
+                    hook: Some(Hook::PreExec),
+                    reason: format!("could not be loaded: {why}"),
+                })));
+            }
+            if !subscribers.contains(&i) {
+                continue;
+            }
             let name = self.plugins[i].name.clone();
             let deadline = self.plugins[i].limits.pre_exec;
             let fallback = Reply::PreExec(Err(HookFailure {
@@ -305,7 +351,11 @@ impl Worker {
                 reason: format!("did not return within {}", instance::human(deadline)),
             }));
             let input = cmd.clone();
-            match self.call(i, Hook::PreExec, fallback, |p, d| p.pre_exec(&input, d)) {
+            let result = self.call(i, Hook::PreExec, fallback, |p, d| p.pre_exec(&input, d));
+            if let Some(instance) = self.plugins[i].instance.as_mut() {
+                instance.release_scratch(Some(Hook::PreExec));
+            }
+            match result {
                 Ok(next) => cmd = next,
                 Err(None) => return None,
                 Err(Some(Fault::Error(why))) => {
@@ -347,6 +397,7 @@ impl Worker {
                 Err(Some(_)) => {}
             }
         }
+        self.release_scratch(None);
         Some(Reply::OnExit(decided))
     }
 

@@ -1,0 +1,532 @@
+//! Archive extraction (`services::unpack`) into a target directory under a temporary parent.
+//!
+//! The first byte picks the mode:
+//! - even: the rest of the input is the archive file, as is (any format: tar, tar.gz, tar.xz,
+//!   tar.zst, zip, or garbage); bits 1-3 of the first byte pick `strip` and `same_owner`;
+//! - odd: the rest drives `arbitrary` to build a well-formed tar, tar.gz or zip whose entries
+//!   have hostile names and link targets (`..`, absolute paths, the parent's own absolute path,
+//!   symlinks to `/` or out of the target followed by entries through them, hard links out,
+//!   GNU long names and pax paths), over a target that may already hold such symlinks.
+//!
+//! Each run makes `PARENT/{target/, outside/keep, outside/sub/, archive}` and checks that nothing
+//! under PARENT but `target/` changed (path, type, mode, owner, size, link count, mtime, ctime,
+//! content, link target), and that none of the absolute paths a hostile name here can spell
+//! (`/a`, `/etc/a`, ...) appeared. Whether the unpack succeeds or is refused does not matter;
+//! a panic or an escape is a crash.
+#![no_main]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Cursor, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arbitrary::{Arbitrary, Unstructured};
+use hookinit::services::{UnpackOptions, unpack};
+use libfuzzer_sys::fuzz_target;
+
+/// Small caps so that a decompression bomb costs milliseconds, not seconds.
+const MAX_BYTES: u64 = 4 << 20;
+const MAX_ENTRIES: u64 = 512;
+
+/// Names the structured mode uses. `etc` and `usr` exist at `/`, so `/etc/a` is spellable.
+const NAMES: [&str; 9] = ["a", "b", "c", "etc", "usr", "keep", "outside", "target", "sub"];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let (archive, opts, pre) = if mode & 1 == 0 {
+        let opts = UnpackOptions {
+            strip: [None, Some(0), Some(1), Some(2)][usize::from((mode >> 1) & 3)],
+            sha256: None,
+            max_bytes: MAX_BYTES,
+            max_entries: MAX_ENTRIES,
+            same_owner: mode & 8 != 0,
+        };
+        (rest.to_vec(), opts, Vec::new())
+    } else {
+        let Ok(plan) = Plan::arbitrary_take_rest(Unstructured::new(rest)) else {
+            return;
+        };
+        let Some(archive) = plan.build(&sandbox) else {
+            return;
+        };
+        let opts = UnpackOptions {
+            strip: plan.strip.map(|s| u32::from(s % 4)),
+            sha256: match plan.pin {
+                Pin::None => None,
+                Pin::Right => Some(sha256_of(&archive)),
+                Pin::Wrong => Some("0".repeat(64)),
+            },
+            max_bytes: MAX_BYTES,
+            max_entries: MAX_ENTRIES,
+            same_owner: plan.same_owner,
+        };
+        (archive, opts, plan.pre)
+    };
+    sandbox.run(&archive, &opts, &pre);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The sandbox
+
+/// Absolute paths (and whether each existed at the start) that an escape through `/` could
+/// create with the names above.
+fn root_probes() -> &'static Vec<(PathBuf, bool)> {
+    static PROBES: OnceLock<Vec<(PathBuf, bool)>> = OnceLock::new();
+    PROBES.get_or_init(|| {
+        let mut paths = Vec::new();
+        for name in NAMES {
+            paths.push(Path::new("/").join(name));
+            for dir in ["etc", "usr"] {
+                paths.push(Path::new("/").join(dir).join(name));
+            }
+        }
+        paths
+            .into_iter()
+            .map(|p| {
+                let existed = p.symlink_metadata().is_ok();
+                (p, existed)
+            })
+            .collect()
+    })
+}
+
+/// Where the per-run parents live: `$HOOKINIT_FUZZ_TMP`, else /dev/shm (no disk I/O), else the
+/// system's temp dir; a folder per fuzzing process, canonical (symlink targets are compared
+/// with the destination's real path).
+fn base() -> &'static PathBuf {
+    static BASE: OnceLock<PathBuf> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let root = std::env::var_os("HOOKINIT_FUZZ_TMP")
+            .map(PathBuf::from)
+            .or_else(|| {
+                let shm = Path::new("/dev/shm");
+                shm.is_dir().then(|| shm.to_path_buf())
+            })
+            .unwrap_or_else(std::env::temp_dir);
+        let base = root.join(format!("hookinit-fuzz-{}", std::process::id()));
+        let _ = remove_all(&base);
+        fs::create_dir_all(&base).expect("fuzz temp base");
+        fs::canonicalize(&base).expect("canonical fuzz temp base")
+    })
+}
+
+struct Sandbox {
+    parent: PathBuf,
+    target: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let parent = base().join(NEXT.fetch_add(1, Ordering::Relaxed).to_string());
+        let _ = remove_all(&parent);
+        fs::create_dir(&parent).expect("parent");
+        let target = parent.join("target");
+        fs::create_dir(&target).expect("target");
+        fs::create_dir_all(parent.join("outside/sub")).expect("outside");
+        fs::write(parent.join("outside/keep"), "keep").expect("keep");
+        Sandbox { parent, target }
+    }
+
+    /// The parent's absolute path without its leading `/`, as path components.
+    fn parent_rel(&self) -> String {
+        self.parent.to_str().expect("UTF-8 temp path")[1..].to_owned()
+    }
+
+    fn run(self, archive: &[u8], opts: &UnpackOptions, pre: &[Pre]) {
+        let archive_path = self.parent.join("archive");
+        fs::write(&archive_path, archive).expect("archive");
+        for p in pre {
+            p.make(&self);
+        }
+        let before = self.snapshot();
+        let result = unpack(&archive_path, &self.target, opts);
+        let after = self.snapshot();
+        if before != after {
+            let changed: Vec<_> = after
+                .iter()
+                .filter(|(k, v)| before.get(*k) != Some(v))
+                .map(|(k, v)| format!("{k}: {v}"))
+                .chain(
+                    before
+                        .keys()
+                        .filter(|k| !after.contains_key(*k))
+                        .map(|k| format!("{k}: removed")),
+                )
+                .collect();
+            panic!("something changed outside the target: {changed:#?}\nunpack said: {result:?}");
+        }
+        for (path, existed) in root_probes() {
+            if !existed && path.symlink_metadata().is_ok() {
+                panic!(
+                    "{} appeared outside the target\nunpack said: {result:?}",
+                    path.display()
+                );
+            }
+        }
+        if let Err(e) = &result {
+            let message = e.to_string();
+            assert!(!message.is_empty());
+        }
+        remove_all(&self.parent).expect("remove the run's parent");
+    }
+
+    /// Everything under the parent except the target's content.
+    fn snapshot(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        walk(&self.parent, &self.parent, &self.target, &mut out);
+        out
+    }
+}
+
+fn walk(root: &Path, dir: &Path, skip: &Path, out: &mut BTreeMap<String, String>) {
+    let meta = fs::symlink_metadata(dir).expect("metadata");
+    let rel = dir.strip_prefix(root).expect("under root").display().to_string();
+    if dir == skip {
+        // The target's own mode and times change legitimately; what it is must not.
+        out.insert(rel, format!("{:?}", meta.file_type()));
+        return;
+    }
+    out.insert(rel, describe(dir, &meta));
+    if meta.is_dir() {
+        for entry in fs::read_dir(dir).expect("read_dir") {
+            walk(root, &entry.expect("entry").path(), skip, out);
+        }
+    }
+}
+
+fn describe(path: &Path, meta: &fs::Metadata) -> String {
+    let extra = if meta.file_type().is_symlink() {
+        format!("-> {:?}", fs::read_link(path).expect("read_link"))
+    } else if meta.is_file() {
+        format!("{:?}", fs::read(path).expect("read"))
+    } else {
+        String::new()
+    };
+    format!(
+        "{:?} {:o} {}:{} {} bytes {} links mtime {}.{} ctime {}.{} {extra}",
+        meta.file_type(),
+        meta.mode(),
+        meta.uid(),
+        meta.gid(),
+        meta.len(),
+        meta.nlink(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    )
+}
+
+/// `remove_dir_all`, after making every directory writable (an archive may leave a directory
+/// read-only, which stops a non-root user from emptying it).
+fn remove_all(path: &Path) -> std::io::Result<()> {
+    if fs::remove_dir_all(path).is_ok() || !path.exists() {
+        return Ok(());
+    }
+    fn open_up(dir: &Path) {
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+        if let Ok(entries) = fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    open_up(&entry.path());
+                }
+            }
+        }
+    }
+    open_up(path);
+    fs::remove_dir_all(path)
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The structured mode
+
+#[derive(Arbitrary, Debug)]
+struct Plan {
+    container: Container,
+    strip: Option<u8>,
+    pin: Pin,
+    same_owner: bool,
+    /// Made in the target before the unpack.
+    pre: Vec<Pre>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Container {
+    Tar,
+    TarGz,
+    Zip,
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Pin {
+    None,
+    Right,
+    Wrong,
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Comp {
+    Name(u8),
+    Dot,
+    DotDot,
+    Empty,
+    /// The parent's absolute path, without its leading `/` (so `/` + this reaches it).
+    Parent,
+    /// A name longer than tar's 100-byte field.
+    Long,
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+struct PathSpec {
+    absolute: bool,
+    comps: Vec<Comp>,
+    trailing_slash: bool,
+}
+
+impl PathSpec {
+    fn render(&self, sb: &Sandbox) -> String {
+        let comps: Vec<String> = self
+            .comps
+            .iter()
+            .take(8)
+            .map(|c| match *c {
+                Comp::Name(n) => NAMES[usize::from(n) % NAMES.len()].to_owned(),
+                Comp::Dot => ".".into(),
+                Comp::DotDot => "..".into(),
+                Comp::Empty => String::new(),
+                Comp::Parent => sb.parent_rel(),
+                Comp::Long => "l".repeat(120),
+            })
+            .collect();
+        let mut path = comps.join("/");
+        if self.absolute {
+            path.insert(0, '/');
+        }
+        if self.trailing_slash {
+            path.push('/');
+        }
+        path
+    }
+}
+
+/// Something already in the target.
+#[derive(Arbitrary, Debug)]
+struct Pre {
+    name: u8,
+    kind: PreKind,
+}
+
+#[derive(Arbitrary, Debug)]
+enum PreKind {
+    Dir,
+    File,
+    /// `../outside`, the parent's `outside` by absolute path, `/`, or any spelled path.
+    UpLink,
+    AbsLink,
+    RootLink,
+    Link(PathSpec),
+}
+
+impl Pre {
+    fn make(&self, sb: &Sandbox) {
+        let path = sb.target.join(NAMES[usize::from(self.name) % NAMES.len()]);
+        if path.symlink_metadata().is_ok() {
+            return;
+        }
+        let _ = match &self.kind {
+            PreKind::Dir => fs::create_dir(&path),
+            PreKind::File => fs::write(&path, "pre"),
+            PreKind::UpLink => symlink("../outside", &path),
+            PreKind::AbsLink => symlink(sb.parent.join("outside"), &path),
+            PreKind::RootLink => symlink("/", &path),
+            PreKind::Link(spec) => {
+                let target = spec.render(sb);
+                if target.is_empty() {
+                    return;
+                }
+                symlink(target, &path)
+            }
+        };
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+struct Entry {
+    path: PathSpec,
+    kind: Kind,
+    /// How a tar stores the name: the header field, a GNU long name, or a pax `path` record.
+    via: Via,
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Via {
+    Header,
+    GnuLong,
+    Pax,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Kind {
+    Dir,
+    File { data: Vec<u8>, mode: u16 },
+    Symlink(PathSpec),
+    Hardlink(PathSpec),
+    Fifo,
+    CharDevice,
+}
+
+impl Plan {
+    fn build(&self, sb: &Sandbox) -> Option<Vec<u8>> {
+        let entries = &self.entries[..self.entries.len().min(16)];
+        match self.container {
+            Container::Tar => tar_of(entries, sb),
+            Container::TarGz => {
+                let tar = tar_of(entries, sb)?;
+                let mut gz =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                gz.write_all(&tar).ok()?;
+                gz.finish().ok()
+            }
+            Container::Zip => zip_of(entries, sb),
+        }
+    }
+}
+
+fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<Vec<u8>> {
+    use tar::{EntryType, Header};
+    let uid = u64::from(own_ids().0);
+    let gid = u64::from(own_ids().1);
+    let mut builder = tar::Builder::new(Vec::new());
+    let header = |name: &[u8], kind: EntryType, size: u64, mode: u32, link: &[u8]| {
+        let mut h = Header::new_gnu();
+        {
+            let gnu = h.as_gnu_mut().expect("gnu header");
+            let n = name.len().min(gnu.name.len());
+            gnu.name[..n].copy_from_slice(&name[..n]);
+            let l = link.len().min(gnu.linkname.len());
+            gnu.linkname[..l].copy_from_slice(&link[..l]);
+        }
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(mode);
+        h.set_mtime(1_600_000_000);
+        h.set_uid(uid);
+        h.set_gid(gid);
+        h.set_cksum();
+        h
+    };
+    for entry in entries {
+        let name = entry.path.render(sb);
+        let (kind, data, mode, link): (EntryType, Vec<u8>, u32, String) = match &entry.kind {
+            Kind::Dir => (EntryType::Directory, Vec::new(), 0o755, String::new()),
+            Kind::File { data, mode } => (
+                EntryType::Regular,
+                data[..data.len().min(64)].to_vec(),
+                u32::from(*mode) & 0o7777,
+                String::new(),
+            ),
+            Kind::Symlink(t) => (EntryType::Symlink, Vec::new(), 0o777, t.render(sb)),
+            Kind::Hardlink(t) => (EntryType::Link, Vec::new(), 0o644, t.render(sb)),
+            Kind::Fifo => (EntryType::Fifo, Vec::new(), 0o644, String::new()),
+            Kind::CharDevice => (EntryType::Char, Vec::new(), 0o644, String::new()),
+        };
+        let long_name = name.len() > 100 || matches!(entry.via, Via::GnuLong);
+        let long_link = link.len() > 100;
+        let mut pax = Vec::new();
+        if matches!(entry.via, Via::Pax) {
+            pax.extend(pax_record("path", &name));
+            if !link.is_empty() {
+                pax.extend(pax_record("linkpath", &link));
+            }
+        } else {
+            if long_name {
+                let mut n = name.clone().into_bytes();
+                n.push(0);
+                let h = header(b"././@LongLink", EntryType::GNULongName, n.len() as u64, 0o644, b"");
+                builder.append(&h, &n[..]).ok()?;
+            }
+            if long_link {
+                let mut l = link.clone().into_bytes();
+                l.push(0);
+                let h = header(b"././@LongLink", EntryType::GNULongLink, l.len() as u64, 0o644, b"");
+                builder.append(&h, &l[..]).ok()?;
+            }
+        }
+        if !pax.is_empty() {
+            let h = header(b"PaxHeaders/x", EntryType::XHeader, pax.len() as u64, 0o644, b"");
+            builder.append(&h, &pax[..]).ok()?;
+        }
+        // With a long name or pax path the header's own field holds a decoy, like tar's
+        // truncated copy.
+        let field = if matches!(entry.via, Via::Header) && !long_name {
+            name.as_bytes()
+        } else {
+            b"decoy"
+        };
+        let h = header(field, kind, data.len() as u64, mode, link.as_bytes());
+        builder.append(&h, &data[..]).ok()?;
+    }
+    builder.into_inner().ok()
+}
+
+/// One pax record: `LEN key=value\n`, LEN counting itself.
+fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while len.to_string().len() + body.len() != len {
+        len = len.to_string().len() + body.len();
+    }
+    format!("{len}{body}").into_bytes()
+}
+
+fn zip_of(entries: &[Entry], sb: &Sandbox) -> Option<Vec<u8>> {
+    use zip::write::SimpleFileOptions;
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for entry in entries {
+        let name = entry.path.render(sb);
+        match &entry.kind {
+            Kind::Dir => zip.add_directory(name, opts).ok()?,
+            Kind::File { data, mode } => {
+                zip.start_file(name, opts.unix_permissions(u32::from(*mode) & 0o7777))
+                    .ok()?;
+                zip.write_all(&data[..data.len().min(64)]).ok()?;
+            }
+            Kind::Symlink(target) => zip.add_symlink(name, target.render(sb), opts).ok()?,
+            // Zip has no hard links; a fifo and a device as Info-ZIP stores them.
+            Kind::Hardlink(_) => continue,
+            Kind::Fifo => zip
+                .start_file(name, opts.external_attributes(0o010_644 << 16))
+                .ok()?,
+            Kind::CharDevice => zip
+                .start_file(name, opts.external_attributes(0o020_644 << 16))
+                .ok()?,
+        }
+    }
+    zip.finish().ok().map(Cursor::into_inner)
+}
+
+/// Our own uid and gid, so that keeping ownership works as root or not.
+fn own_ids() -> (u32, u32) {
+    static IDS: OnceLock<(u32, u32)> = OnceLock::new();
+    *IDS.get_or_init(|| {
+        let meta = fs::metadata(base()).expect("base metadata");
+        (meta.uid(), meta.gid())
+    })
+}
