@@ -12,14 +12,20 @@ use common::*;
 
 fn wasm(name: &str) -> String {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| build_plugins(&["hookinit-test-behave", "hookinit-test-wit-v1", "sigguard"]));
-    dir.join(format!("{name}.wasm")).to_str().unwrap().to_string()
+    let dir = DIR.get_or_init(|| {
+        build_plugins(&["hookinit-test-behave", "hookinit-test-wit-v1", "sigguard"])
+    });
+    dir.join(format!("{name}.wasm"))
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 /// hookinit with DEBUG set, the test cache, in `mode`.
 fn with_debug(mode: Mode, debug: &str, args: &[&str]) -> std::process::Command {
     let mut cmd = command(mode, args);
-    cmd.env("DEBUG", debug).env("HOOKINIT_CACHE_DIR", plugin_cache());
+    cmd.env("DEBUG", debug)
+        .env("HOOKINIT_CACHE_DIR", plugin_cache());
     cmd
 }
 
@@ -29,13 +35,23 @@ fn behave(config: &str) -> String {
 
 /// Lines about the behave plugin that report a failure.
 fn failure_lines(stderr: &[String]) -> Vec<&String> {
-    stderr.iter().filter(|l| l.contains("plugin hookinit_test_behave")).collect()
+    stderr
+        .iter()
+        .filter(|l| l.contains("plugin hookinit_test_behave"))
+        .collect()
 }
 
 #[test]
 fn pre_exec_edits_reach_the_main_process() {
     let debug = behave("config.hooks=pre-exec,config.pre-exec=set-env:GREETING=hello");
-    let mut r = start(with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "printf '%s\\n' \"$GREETING\""]), Mode::Pid1);
+    let mut r = start(
+        with_debug(
+            Mode::Pid1,
+            &debug,
+            &["--", "sh", "-c", "printf '%s\\n' \"$GREETING\""],
+        ),
+        Mode::Pid1,
+    );
     r.expect_stdout("hello");
     assert_eq!(r.wait().code(), 0);
 }
@@ -47,7 +63,10 @@ fn on_exit_can_choose_the_exit_status_or_stay() {
     assert_eq!(done.code(), 7, "{}", done.stderr_text());
 
     let debug = behave("config.hooks=on-exit,config.on-exit=stay");
-    let mut r = start(with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 5"]), Mode::Pid1);
+    let mut r = start(
+        with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 5"]),
+        Mode::Pid1,
+    );
     r.expect_stderr("docker exec");
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait().code(), 5);
@@ -58,7 +77,10 @@ fn on_signal_can_rewrite_and_drop() {
     let printer = signal_printer(&["USR1", "HUP"]);
     // TERM (15) forwarded as USR1 (10).
     let debug = behave("config.hooks=on-signal,config.on-signal=as:10");
-    let mut r = start(with_debug(Mode::Pid1, &debug, &["--", PYTHON, "-c", &printer]), Mode::Pid1);
+    let mut r = start(
+        with_debug(Mode::Pid1, &debug, &["--", PYTHON, "-c", &printer]),
+        Mode::Pid1,
+    );
     r.expect_stdout("ready");
     r.signal(libc::SIGTERM);
     r.expect_stdout("SIGUSR1");
@@ -70,7 +92,10 @@ fn on_signal_can_rewrite_and_drop() {
 
     // ignore: HUP never arrives; then the printer is ended directly.
     let debug = behave("config.hooks=on-signal,config.on-signal=ignore");
-    let mut r = start(with_debug(Mode::Pid1, &debug, &["-v", "--", PYTHON, "-c", &printer]), Mode::Pid1);
+    let mut r = start(
+        with_debug(Mode::Pid1, &debug, &["-v", "--", PYTHON, "-c", &printer]),
+        Mode::Pid1,
+    );
     r.expect_stdout("ready");
     r.signal(libc::SIGHUP);
     r.expect_stderr("dropped by an on-signal hook");
@@ -79,21 +104,31 @@ fn on_signal_can_rewrite_and_drop() {
     unsafe { libc::kill(host_pid, libc::SIGUSR2) };
     let done = r.wait();
     assert_eq!(done.code(), 0, "{}", done.stderr_text());
-    assert!(!done.stdout.iter().any(|l| l == "SIGHUP"), "{:?}", done.stdout);
+    assert!(
+        !done.stdout.iter().any(|l| l == "SIGHUP"),
+        "{:?}",
+        done.stdout
+    );
 }
 
 #[test]
 fn a_plugin_spinning_in_on_signal_does_not_stop_term() {
     let printer = signal_printer(&[]);
     let debug = behave("config.hooks=on-signal,config.on-signal=loop");
-    let mut r = start(with_debug(Mode::Pid1, &debug, &["--", PYTHON, "-c", &printer]), Mode::Pid1);
+    let mut r = start(
+        with_debug(Mode::Pid1, &debug, &["--", PYTHON, "-c", &printer]),
+        Mode::Pid1,
+    );
     r.expect_stdout("ready");
     let sent = Instant::now();
     r.signal(libc::SIGTERM);
     let done = r.wait();
     let took = sent.elapsed();
     assert_eq!(done.code(), 143, "{}", done.stderr_text());
-    assert!(took < Duration::from_secs(2), "TERM took {took:?} to reach the main process");
+    assert!(
+        took < Duration::from_secs(2),
+        "TERM took {took:?} to reach the main process"
+    );
     let lines = failure_lines(&done.stderr);
     assert_eq!(lines.len(), 1, "{:?}", done.stderr);
     assert!(lines[0].contains("on-signal"), "{lines:?}");
@@ -106,14 +141,25 @@ fn a_failing_pre_exec_stops_the_start_in_one_line() {
     let script = format!("touch {}", marker.display());
     for action in ["fail:config is missing", "trap", "panic", "bomb"] {
         let debug = behave(&format!("config.hooks=pre-exec,config.pre-exec={action}"));
-        let done = start(with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", &script]), Mode::Pid1).wait();
+        let done = start(
+            with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", &script]),
+            Mode::Pid1,
+        )
+        .wait();
         assert_eq!(done.code(), 2, "{action}: {}", done.stderr_text());
         assert!(!marker.exists(), "{action}: the main process ran");
         let lines = failure_lines(&done.stderr);
-        assert!(!lines.is_empty() && lines.iter().all(|l| l.contains("pre-exec")), "{action}: {:?}", done.stderr);
+        assert!(
+            !lines.is_empty() && lines.iter().all(|l| l.contains("pre-exec")),
+            "{action}: {:?}",
+            done.stderr
+        );
     }
     // Under stayalive the container stays up to be looked at, and ends with status 2.
-    let debug = format!("stayalive,{}", behave("config.hooks=pre-exec,config.pre-exec=fail:nope"));
+    let debug = format!(
+        "stayalive,{}",
+        behave("config.hooks=pre-exec,config.pre-exec=fail:nope")
+    );
     let mut r = start(with_debug(Mode::Pid1, &debug, &["--", "true"]), Mode::Pid1);
     r.expect_stderr("was not started");
     r.expect_stderr("docker exec");
@@ -126,9 +172,16 @@ fn hostile_on_exit_hooks_leave_the_status_right() {
     for action in ["trap", "panic", "bomb", "stack", "flood"] {
         let debug = behave(&format!("config.hooks=on-exit,config.on-exit={action}"));
         let started = Instant::now();
-        let done = start(with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 3"]), Mode::Pid1).wait();
+        let done = start(
+            with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 3"]),
+            Mode::Pid1,
+        )
+        .wait();
         assert_eq!(done.code(), 3, "{action}: {}", done.stderr_text());
-        assert!(started.elapsed() < Duration::from_secs(20), "{action}: too slow");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{action}: too slow"
+        );
         if action != "flood" {
             let lines = failure_lines(&done.stderr);
             assert_eq!(lines.len(), 1, "{action}: {:?}", done.stderr);
@@ -141,9 +194,17 @@ fn hostile_on_exit_hooks_leave_the_status_right() {
 fn broken_plugins_at_start_are_reported_and_the_container_runs() {
     // A component built against another major version of the WIT interface.
     let debug = format!("plugin={}", wasm("hookinit_test_wit_v1"));
-    let done = start(with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 4"]), Mode::Pid1).wait();
+    let done = start(
+        with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 4"]),
+        Mode::Pid1,
+    )
+    .wait();
     assert_eq!(done.code(), 4);
-    let lines: Vec<_> = done.stderr.iter().filter(|l| l.contains("hookinit_test_wit_v1")).collect();
+    let lines: Vec<_> = done
+        .stderr
+        .iter()
+        .filter(|l| l.contains("hookinit_test_wit_v1"))
+        .collect();
     assert_eq!(lines.len(), 1, "{:?}", done.stderr);
 
     // A file that is not a component at all.
@@ -151,13 +212,26 @@ fn broken_plugins_at_start_are_reported_and_the_container_runs() {
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, b"not wasm").unwrap();
     let debug = format!("plugin={}", bogus.display());
-    let done = start(with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 4"]), Mode::Pid1).wait();
+    let done = start(
+        with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 4"]),
+        Mode::Pid1,
+    )
+    .wait();
     assert_eq!(done.code(), 4);
-    assert_eq!(done.stderr.iter().filter(|l| l.contains("bogus")).count(), 1, "{:?}", done.stderr);
+    assert_eq!(
+        done.stderr.iter().filter(|l| l.contains("bogus")).count(),
+        1,
+        "{:?}",
+        done.stderr
+    );
 
     // A plugin whose init fails.
     let debug = behave("config.init=fail:bad configuration");
-    let done = start(with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 4"]), Mode::Pid1).wait();
+    let done = start(
+        with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 4"]),
+        Mode::Pid1,
+    )
+    .wait();
     assert_eq!(done.code(), 4);
     assert_eq!(failure_lines(&done.stderr).len(), 1, "{:?}", done.stderr);
 }
@@ -166,7 +240,10 @@ fn broken_plugins_at_start_are_reported_and_the_container_runs() {
 fn sigguard_drops_what_the_main_process_does_not_catch() {
     let printer = signal_printer(&["USR1"]);
     let debug = format!("plugin={}", wasm("sigguard"));
-    let mut r = start(with_debug(Mode::Pid1, &debug, &["-v", "--", PYTHON, "-c", &printer]), Mode::Pid1);
+    let mut r = start(
+        with_debug(Mode::Pid1, &debug, &["-v", "--", PYTHON, "-c", &printer]),
+        Mode::Pid1,
+    );
     r.expect_stdout("ready");
     r.signal(libc::SIGHUP); // not caught: dropped, as PID 1 semantics would
     r.expect_stderr("dropping SIGHUP");

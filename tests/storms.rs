@@ -16,7 +16,12 @@ fn sigcount() -> &'static PathBuf {
     BIN.get_or_init(|| {
         let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/programs/sigcount.c");
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sigcount");
-        let status = Command::new("cc").args(["-O2", "-o"]).arg(&out).arg(src).status().expect("run cc");
+        let status = Command::new("cc")
+            .args(["-O2", "-o"])
+            .arg(&out)
+            .arg(src)
+            .status()
+            .expect("run cc");
         assert!(status.success(), "cc failed to build sigcount.c");
         out
     })
@@ -33,11 +38,20 @@ fn signal_storm_loses_nothing() {
     const RT: usize = 5_000;
     const STD: usize = 5_000;
     let bin = sigcount().to_str().unwrap().to_string();
-    let mut r = start(command(Mode::Pid1, &["--", &bin, &RT.to_string()]), Mode::Pid1);
+    let mut r = start(
+        command(Mode::Pid1, &["--", &bin, &RT.to_string()]),
+        Mode::Pid1,
+    );
     r.expect_stdout("ready");
     let pid = r.pid();
     let rt = libc::SIGRTMIN() + 1;
-    let standard = [libc::SIGUSR1, libc::SIGHUP, libc::SIGWINCH, libc::SIGQUIT, libc::SIGUSR2];
+    let standard = [
+        libc::SIGUSR1,
+        libc::SIGHUP,
+        libc::SIGWINCH,
+        libc::SIGQUIT,
+        libc::SIGUSR2,
+    ];
     let rss_before = rss_kib(pid);
     for i in 0..RT.max(STD) {
         // SAFETY: kill(2) to the hookinit this test started.
@@ -56,12 +70,19 @@ fn signal_storm_loses_nothing() {
     let line = r.expect_stdout("rt=");
     let done = r.wait();
     assert_eq!(done.code(), 0, "{}", done.stderr_text());
-    let counts: Vec<u64> =
-        line.split_whitespace().map(|kv| kv.split_once('=').unwrap().1.parse().unwrap()).collect();
+    let counts: Vec<u64> = line
+        .split_whitespace()
+        .map(|kv| kv.split_once('=').unwrap().1.parse().unwrap())
+        .collect();
     assert_eq!(counts[0], RT as u64, "real-time signals lost: {line}");
     assert!(counts[1] >= 1, "no standard signal arrived: {line}");
-    println!("sent {RT} real-time + {STD} standard signals; child counted {line}; hookinit RSS {rss_before} -> {rss_after} KiB");
-    assert!(rss_after < rss_before + 1024, "RSS grew during the storm: {rss_before} -> {rss_after} KiB");
+    println!(
+        "sent {RT} real-time + {STD} standard signals; child counted {line}; hookinit RSS {rss_before} -> {rss_after} KiB"
+    );
+    assert!(
+        rss_after < rss_before + 1024,
+        "RSS grew during the storm: {rss_before} -> {rss_after} KiB"
+    );
 }
 
 const FORK_STORM: &str = r#"
@@ -116,7 +137,10 @@ fn fork_storm_leaves_no_zombie_and_flat_memory() {
         let done = r.wait();
         assert_eq!(done.code(), 0, "{mode:?}: {}", done.stderr_text());
         println!("{mode:?}: {made}, hookinit RSS {rss_before} -> {rss_after} KiB");
-        assert!(rss_after < rss_before + 1024, "{mode:?}: RSS grew: {rss_before} -> {rss_after} KiB");
+        assert!(
+            rss_after < rss_before + 1024,
+            "{mode:?}: RSS grew: {rss_before} -> {rss_after} KiB"
+        );
     }
 }
 
@@ -126,8 +150,10 @@ fn no_descriptor_leaks_into_the_main_process() {
         // What `ls` sees when started directly by this test (0, 1, 2, its own directory handle,
         // and whatever the test runner itself inherited without close-on-exec) ...
         let direct = Command::new("ls").arg("/proc/self/fd").output().unwrap();
-        let given: Vec<String> =
-            String::from_utf8_lossy(&direct.stdout).lines().map(str::to_string).collect();
+        let given: Vec<String> = String::from_utf8_lossy(&direct.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
         // ... is exactly what it sees under hookinit, with or without plugins.
         let done = run(mode, &["--", "ls", "/proc/self/fd"]);
         assert_eq!(done.code(), 0);

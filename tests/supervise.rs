@@ -307,7 +307,9 @@ fn parent_death_signal_is_forwarded() {
     let printer = signal_printer(&["USR1"]);
     let script = format!("\"{HOOKINIT}\" -p USR1 -- {PYTHON} -c '{printer}' & wait");
     let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c").arg(&script).env("HOOKINIT_CONFIG", "/dev/null");
+    cmd.arg("-c")
+        .arg(&script)
+        .env("HOOKINIT_CONFIG", "/dev/null");
     let mut r = start(cmd, Mode::Plain);
     r.expect_stdout("ready");
     r.signal(libc::SIGKILL); // the shell, hookinit's parent

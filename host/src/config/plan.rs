@@ -63,7 +63,11 @@ impl Plan {
     pub fn summary(&self) -> String {
         let mut parts = vec![format!(
             "signals to the main {}",
-            if self.process_group { "process group" } else { "process" }
+            if self.process_group {
+                "process group"
+            } else {
+                "process"
+            }
         )];
         if !self.rewrite.is_empty() {
             let rules: Vec<String> = self
@@ -81,8 +85,14 @@ impl Plan {
             None => "no stayalive".to_string(),
             Some(s) => format!(
                 "stayalive{}{}",
-                if s.after_success { " always" } else { " after a failure" },
-                s.limit.map(|l| format!(" for {}", humantime::format_duration(l))).unwrap_or_default()
+                if s.after_success {
+                    " always"
+                } else {
+                    " after a failure"
+                },
+                s.limit
+                    .map(|l| format!(" for {}", humantime::format_duration(l)))
+                    .unwrap_or_default()
             ),
         });
         if self.plugins.is_empty() {

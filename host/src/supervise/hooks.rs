@@ -28,7 +28,12 @@ pub struct Hooks {
 impl Hooks {
     /// No plugins (before the plan is acted on, or when it has none).
     pub fn start_none() -> Hooks {
-        Hooks { plugins: None, queued: VecDeque::new(), in_flight: None, bypass_signals: false }
+        Hooks {
+            plugins: None,
+            queued: VecDeque::new(),
+            in_flight: None,
+            bypass_signals: false,
+        }
     }
 
     /// Starts the runtime when the plan has plugins; nothing at all otherwise (no engine, no
@@ -78,14 +83,20 @@ impl Hooks {
 
     /// When the in-flight question becomes overdue.
     pub fn deadline(&self, limit: Duration) -> Option<Instant> {
-        self.in_flight.map(|(_, asked)| asked + limit + SAFETY_MARGIN)
+        self.in_flight
+            .map(|(_, asked)| asked + limit + SAFETY_MARGIN)
     }
 
     /// The runtime did not answer in time: every queued signal is handed back to be forwarded
     /// directly, and from now on signals bypass the plugins.
     pub fn give_up_on_signals(&mut self) -> Vec<(i32, i32)> {
         self.bypass_signals = true;
-        let mut all: Vec<_> = self.in_flight.take().map(|(sig, _)| sig).into_iter().collect();
+        let mut all: Vec<_> = self
+            .in_flight
+            .take()
+            .map(|(sig, _)| sig)
+            .into_iter()
+            .collect();
         all.extend(self.queued.drain(..));
         all
     }

@@ -6,15 +6,17 @@ pub mod group;
 pub mod hooks;
 pub mod reap;
 pub mod spawn;
-pub mod stayalive;
 pub mod status;
+pub mod stayalive;
 
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
 use crate::config::plan::Plan;
-use crate::plugins::{CommandSpec, ExitAction, ExitInfo, Hook, Limits, Reply, Request, SignalAction};
+use crate::plugins::{
+    CommandSpec, ExitAction, ExitInfo, Hook, Limits, Reply, Request, SignalAction,
+};
 use crate::signals::forward;
 use crate::signals::takeover::{SignalSetup, describe};
 use events::{Event, next_event};
@@ -74,7 +76,10 @@ impl Supervisor {
                 (command, outcome)
             }
             Err(PreExecStop::Stopped(signo)) => {
-                crate::warn!("{} received before the main process started; not starting it", describe(signo));
+                crate::warn!(
+                    "{} received before the main process started; not starting it",
+                    describe(signo)
+                );
                 return 128 + signo;
             }
             Err(PreExecStop::Failed(command, reason)) => {
@@ -89,7 +94,8 @@ impl Supervisor {
         };
         let Outcome { main, ended, what } = outcome;
         let mut code = status::remap(ended.code(), &self.plan.remap_exit);
-        let mut stay = stayalive::should_stay(self.plan.stayalive.as_ref(), ended, self.stop_requested);
+        let mut stay =
+            stayalive::should_stay(self.plan.stayalive.as_ref(), ended, self.stop_requested);
         if let Some(pid) = main {
             match self.on_exit(pid, ended) {
                 ExitAction::Propagate => {}
@@ -116,9 +122,15 @@ impl Supervisor {
         if !self.hooks.wants(Hook::PreExec) {
             return Ok(command);
         }
-        let Some(plugins) = self.hooks.plugins.as_ref() else { return Ok(command) };
-        let argv: Vec<_> = std::iter::once(command.program.clone()).chain(command.args.iter().cloned()).collect();
-        plugins.request(Request::PreExec(CommandSpec::from_argv_and_current_env(&argv)));
+        let Some(plugins) = self.hooks.plugins.as_ref() else {
+            return Ok(command);
+        };
+        let argv: Vec<_> = std::iter::once(command.program.clone())
+            .chain(command.args.iter().cloned())
+            .collect();
+        plugins.request(Request::PreExec(CommandSpec::from_argv_and_current_env(
+            &argv,
+        )));
         loop {
             let fd = self.hooks.plugins.as_ref().map(|p| p.wake_fd());
             match next_event(&mut self.signals, fd, None) {
@@ -129,7 +141,10 @@ impl Supervisor {
                     return Err(PreExecStop::Stopped(signo));
                 }
                 Event::Signal(signo) => {
-                    crate::info!("received {} before the main process started: ignored", describe(signo));
+                    crate::info!(
+                        "received {} before the main process started: ignored",
+                        describe(signo)
+                    );
                 }
                 Event::Plugin => {
                     let plugins = self.hooks.plugins.as_ref().expect("plugins are running");
@@ -161,14 +176,24 @@ impl Supervisor {
                 crate::info!("main process {main} {ended}");
                 let dropped = self.hooks.drop_queued();
                 if dropped > 0 {
-                    crate::info!("{dropped} signal(s) still queued for the main process were dropped: it has ended");
+                    crate::info!(
+                        "{dropped} signal(s) still queued for the main process were dropped: it has ended"
+                    );
                 }
-                Outcome { main: Some(main), ended, what: format!("main process `{program}` {ended}") }
+                Outcome {
+                    main: Some(main),
+                    ended,
+                    what: format!("main process `{program}` {ended}"),
+                }
             }
             Err(err) => {
                 crate::error!("{err}");
                 let ended = Ended::Exited(err.exit_code() as u8);
-                Outcome { main: None, ended, what: err.to_string() }
+                Outcome {
+                    main: None,
+                    ended,
+                    what: err.to_string(),
+                }
             }
         }
     }
@@ -210,7 +235,10 @@ impl Supervisor {
             self.stop_requested = true;
         }
         if self.hooks.screens_signals() {
-            crate::debug!("received {}: asking the on-signal hooks", describe(received));
+            crate::debug!(
+                "received {}: asking the on-signal hooks",
+                describe(received)
+            );
             self.hooks.queue_signal(received, signo);
         } else {
             self.send(main, received, signo);
@@ -218,7 +246,9 @@ impl Supervisor {
     }
 
     fn take_signal_verdicts(&mut self, main: Pid) {
-        let Some(plugins) = self.hooks.plugins.as_ref() else { return };
+        let Some(plugins) = self.hooks.plugins.as_ref() else {
+            return;
+        };
         let mut verdicts = Vec::new();
         while let Some(reply) = plugins.try_reply() {
             if let Reply::OnSignal(action) = reply {
@@ -226,18 +256,27 @@ impl Supervisor {
             }
         }
         for action in verdicts {
-            let Some((received, _)) = self.hooks.signal_answered() else { continue };
+            let Some((received, _)) = self.hooks.signal_answered() else {
+                continue;
+            };
             match action {
                 SignalAction::Forward(signo) => self.send(main, received, signo),
                 SignalAction::Ignore => {
-                    crate::info!("received {}: dropped by an on-signal hook", describe(received))
+                    crate::info!(
+                        "received {}: dropped by an on-signal hook",
+                        describe(received)
+                    )
                 }
             }
         }
     }
 
     fn send(&mut self, main: Pid, received: i32, signo: i32) {
-        let target = if self.plan.process_group { "process group" } else { "process" };
+        let target = if self.plan.process_group {
+            "process group"
+        } else {
+            "process"
+        };
         match forward::send(main, signo, self.plan.process_group) {
             Ok(()) => crate::info!(
                 "received {}: forwarded {} to main {target} {main}",
@@ -254,12 +293,23 @@ impl Supervisor {
         if !self.hooks.wants(Hook::OnExit) {
             return ExitAction::Propagate;
         }
-        let Some(plugins) = self.hooks.plugins.as_ref() else { return ExitAction::Propagate };
+        let Some(plugins) = self.hooks.plugins.as_ref() else {
+            return ExitAction::Propagate;
+        };
         let status = match ended {
             Ended::Exited(code) => ExitInfo::Exited(code),
-            Ended::Signaled { signal, core_dumped } => ExitInfo::Signaled { signal, core_dumped },
+            Ended::Signaled {
+                signal,
+                core_dumped,
+            } => ExitInfo::Signaled {
+                signal,
+                core_dumped,
+            },
         };
-        plugins.request(Request::OnExit { pid: main.as_raw() as u32, status });
+        plugins.request(Request::OnExit {
+            pid: main.as_raw() as u32,
+            status,
+        });
         let deadline = Instant::now() + self.limits.on_exit + SAFETY_MARGIN;
         loop {
             let fd = self.hooks.plugins.as_ref().map(|p| p.wake_fd());
@@ -282,7 +332,9 @@ impl Supervisor {
                     }
                 }
                 Event::Timeout => {
-                    crate::warn!("plugins did not answer the on-exit hook in time; exiting as if they had said nothing");
+                    crate::warn!(
+                        "plugins did not answer the on-exit hook in time; exiting as if they had said nothing"
+                    );
                     return ExitAction::Propagate;
                 }
             }

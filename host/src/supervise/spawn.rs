@@ -89,8 +89,20 @@ fn rlimit(limit: &ResourceLimit) -> (libc::__rlimit_resource_t, libc::rlimit) {
         RlimitResource::Stack => libc::RLIMIT_STACK,
         RlimitResource::Memlock => libc::RLIMIT_MEMLOCK,
     };
-    let value = |v: u64| if v == u64::MAX { libc::RLIM_INFINITY } else { v as libc::rlim_t };
-    (resource, libc::rlimit { rlim_cur: value(limit.soft), rlim_max: value(limit.hard) })
+    let value = |v: u64| {
+        if v == u64::MAX {
+            libc::RLIM_INFINITY
+        } else {
+            v as libc::rlim_t
+        }
+    };
+    (
+        resource,
+        libc::rlimit {
+            rlim_cur: value(limit.soft),
+            rlim_max: value(limit.hard),
+        },
+    )
 }
 
 /// Forks and execs the main process. Returns once exec has succeeded (std reports exec failures
