@@ -942,7 +942,7 @@ def main() -> None:
         if "reap" in only:
             log(f"reaping: {counts.reap_runs} round(s) of {counts.orphans} zombies per init")
             results["reap"] = measure_reaping(setup.inits, probe, counts.reap_runs, counts.orphans)
-            if "extras" in only and (setup.fstree_ready or setup.unpack_via_plugin):
+        if "extras" in only and (setup.fstree_ready or setup.unpack_via_plugin):
             log(f"{'fstree' if setup.fstree_ready else 'unpack service'} vs tar -xzf: {counts.fstree_runs} round(s)")
             results["fstree"] = measure_fstree(setup, scratch, counts.fstree_runs)
     except BenchError as e:

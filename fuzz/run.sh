@@ -40,6 +40,10 @@ echo "fuzz: built in $(($(date +%s) - build_start)) s"
 
 python3 seeds.py target/seeds
 mkdir -p target/logs
+# The unpack target's scratch files: in memory when /dev/shm is there, removed at the end.
+scratch=$(mktemp -d "$( [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/hookinit-fuzz.XXXXXX")
+trap 'chmod -R u+rwx "$scratch" 2>/dev/null; rm -rf "$scratch"' EXIT
+export HOOKINIT_FUZZ_TMP=$scratch
 failed=()
 passed=0
 for target in "${targets[@]}"; do

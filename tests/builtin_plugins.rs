@@ -910,6 +910,7 @@ fn verbose_leaves_a_binary_alone_and_never_blocks_the_start() {
         None,
     );
     assert_eq!(f.code(), 127, "{}", f.stderr_text());
+    no_scratch_left(&f);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,12 +61,13 @@ fn processes(exec: &dyn Fn(&[&str]) -> String) -> Vec<(u32, u32, String, String)
 }
 
 /// Orphans left by an exec'd shell are handed to PID 1, which must reap them when they exit.
-/// They block on a FIFO so that the test decides when they end (no timing guesses).
+/// They block on a FIFO so that the test decides when they end (no timing guesses), and hold
+/// none of exec's stdio: `runc exec` (like `docker exec`) waits for its output pipes to close.
 fn orphans_of_exec_are_reaped(exec: &dyn Fn(&[&str]) -> String) {
     exec(&[
         "sh",
         "-c",
-        "mkfifo /tmp/release && for i in 1 2 3; do cat /tmp/release >/dev/null & done; exit 0",
+        "mkfifo /tmp/release && for i in 1 2 3; do cat /tmp/release </dev/null >/dev/null 2>&1 & done; exit 0",
     ]);
     let orphans = |ps: &[(u32, u32, String, String)]| {
         ps.iter()

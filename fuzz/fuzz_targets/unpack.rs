@@ -52,6 +52,9 @@ fuzz_target!(|data: &[u8]| {
         let Ok(plan) = Plan::arbitrary_take_rest(Unstructured::new(rest)) else {
             return;
         };
+        if show() {
+            eprintln!("{plan:#?}");
+        }
         let Some(archive) = plan.build(&sandbox) else {
             return;
         };
@@ -73,6 +76,13 @@ fuzz_target!(|data: &[u8]| {
 
 // ---------------------------------------------------------------------------------------------
 // The sandbox
+
+/// `HOOKINIT_FUZZ_SHOW=1`: print each input's plan, the unpack's result and what the target
+/// holds after it (to read what a crash or a corpus input does).
+fn show() -> bool {
+    static SHOW: OnceLock<bool> = OnceLock::new();
+    *SHOW.get_or_init(|| std::env::var_os("HOOKINIT_FUZZ_SHOW").is_some())
+}
 
 /// Absolute paths (and whether each existed at the start) that an escape through `/` could
 /// create with the names above.
@@ -147,6 +157,14 @@ impl Sandbox {
         }
         let before = self.snapshot();
         let result = unpack(&archive_path, &self.target, opts);
+        if show() {
+            eprintln!("unpack: {opts:?}\n  -> {result:?}");
+            let mut inside = BTreeMap::new();
+            walk(&self.target, &self.target, &self.parent, &mut inside);
+            for (path, what) in inside {
+                eprintln!("  target/{path}: {what}");
+            }
+        }
         let after = self.snapshot();
         if before != after {
             let changed: Vec<_> = after
@@ -273,16 +291,27 @@ enum Container {
     Zip,
 }
 
-#[derive(Arbitrary, Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Pin {
     None,
     Right,
     Wrong,
 }
 
-#[derive(Arbitrary, Debug, Clone, Copy)]
+impl<'a> Arbitrary<'a> for Pin {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        // A wrong pin ends the run before anything is written: rarely.
+        Ok(match u8::arbitrary(u)? {
+            0..=219 => Pin::None,
+            220..=249 => Pin::Right,
+            _ => Pin::Wrong,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
 enum Comp {
-    Name(u8),
+    Name(usize),
     Dot,
     DotDot,
     Empty,
@@ -292,7 +321,11 @@ enum Comp {
     Long,
 }
 
-#[derive(Arbitrary, Debug, Clone)]
+/// A path: an entry's name or a link's target. Entry names are mostly plain (one `..` or
+/// absolute name has the whole archive refused before anything is written, which ends the run
+/// early), link targets mostly hostile (a symlink may point anywhere; what matters is that
+/// nothing is written through it).
+#[derive(Debug, Clone)]
 struct PathSpec {
     absolute: bool,
     comps: Vec<Comp>,
@@ -300,13 +333,45 @@ struct PathSpec {
 }
 
 impl PathSpec {
+    fn arbitrary_with(u: &mut Unstructured<'_>, hostile: bool) -> arbitrary::Result<Self> {
+        let absolute = u.int_in_range(0..=31u8)? < if hostile { 12 } else { 1 };
+        let len = u.int_in_range(if hostile { 0..=4 } else { 1..=4 })?;
+        let mut comps = Vec::with_capacity(len);
+        for _ in 0..len {
+            let x = u8::arbitrary(u)?;
+            let (names, dots, up, parent) = if hostile {
+                (150, 170, 220, 245)
+            } else {
+                (215, 230, 238, 248)
+            };
+            comps.push(match x {
+                _ if x < names => Comp::Name(usize::from(x) % NAMES.len()),
+                _ if x < dots => {
+                    if x % 2 == 0 {
+                        Comp::Dot
+                    } else {
+                        Comp::Empty
+                    }
+                }
+                _ if x < up => Comp::DotDot,
+                _ if x < parent => Comp::Parent,
+                _ => Comp::Long,
+            });
+        }
+        let trailing_slash = u.ratio(1u8, 8)?;
+        Ok(PathSpec {
+            absolute,
+            comps,
+            trailing_slash,
+        })
+    }
+
     fn render(&self, sb: &Sandbox) -> String {
         let comps: Vec<String> = self
             .comps
             .iter()
-            .take(8)
             .map(|c| match *c {
-                Comp::Name(n) => NAMES[usize::from(n) % NAMES.len()].to_owned(),
+                Comp::Name(n) => NAMES[n].to_owned(),
                 Comp::Dot => ".".into(),
                 Comp::DotDot => "..".into(),
                 Comp::Empty => String::new(),
@@ -325,6 +390,26 @@ impl PathSpec {
     }
 }
 
+/// A link's target: hostile more often than not.
+#[derive(Debug, Clone)]
+struct LinkTarget(PathSpec);
+
+impl<'a> Arbitrary<'a> for LinkTarget {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        PathSpec::arbitrary_with(u, true).map(LinkTarget)
+    }
+}
+
+/// An entry's name: plain more often than not.
+#[derive(Debug, Clone)]
+struct EntryName(PathSpec);
+
+impl<'a> Arbitrary<'a> for EntryName {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        PathSpec::arbitrary_with(u, false).map(EntryName)
+    }
+}
+
 /// Something already in the target.
 #[derive(Arbitrary, Debug)]
 struct Pre {
@@ -340,7 +425,7 @@ enum PreKind {
     UpLink,
     AbsLink,
     RootLink,
-    Link(PathSpec),
+    Link(LinkTarget),
 }
 
 impl Pre {
@@ -355,7 +440,7 @@ impl Pre {
             PreKind::UpLink => symlink("../outside", &path),
             PreKind::AbsLink => symlink(sb.parent.join("outside"), &path),
             PreKind::RootLink => symlink("/", &path),
-            PreKind::Link(spec) => {
+            PreKind::Link(LinkTarget(spec)) => {
                 let target = spec.render(sb);
                 if target.is_empty() {
                     return;
@@ -368,7 +453,7 @@ impl Pre {
 
 #[derive(Arbitrary, Debug)]
 struct Entry {
-    path: PathSpec,
+    name: EntryName,
     kind: Kind,
     /// How a tar stores the name: the header field, a GNU long name, or a pax `path` record.
     via: Via,
@@ -381,14 +466,33 @@ enum Via {
     Pax,
 }
 
-#[derive(Arbitrary, Debug)]
+#[derive(Debug)]
 enum Kind {
     Dir,
     File { data: Vec<u8>, mode: u16 },
-    Symlink(PathSpec),
-    Hardlink(PathSpec),
+    Symlink(LinkTarget),
+    Hardlink(EntryName),
     Fifo,
     CharDevice,
+}
+
+impl<'a> Arbitrary<'a> for Kind {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match u8::arbitrary(u)? {
+            0..=79 => {
+                let len = u.int_in_range(0..=64usize)?;
+                Kind::File {
+                    data: u.bytes(len)?.to_vec(),
+                    mode: u16::arbitrary(u)?,
+                }
+            }
+            80..=129 => Kind::Dir,
+            130..=199 => Kind::Symlink(LinkTarget::arbitrary(u)?),
+            200..=247 => Kind::Hardlink(EntryName::arbitrary(u)?),
+            248..=251 => Kind::Fifo,
+            _ => Kind::CharDevice,
+        })
+    }
 }
 
 impl Plan {
@@ -432,17 +536,17 @@ fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<Vec<u8>> {
         h
     };
     for entry in entries {
-        let name = entry.path.render(sb);
+        let name = entry.name.0.render(sb);
         let (kind, data, mode, link): (EntryType, Vec<u8>, u32, String) = match &entry.kind {
             Kind::Dir => (EntryType::Directory, Vec::new(), 0o755, String::new()),
             Kind::File { data, mode } => (
                 EntryType::Regular,
-                data[..data.len().min(64)].to_vec(),
+                data.clone(),
                 u32::from(*mode) & 0o7777,
                 String::new(),
             ),
-            Kind::Symlink(t) => (EntryType::Symlink, Vec::new(), 0o777, t.render(sb)),
-            Kind::Hardlink(t) => (EntryType::Link, Vec::new(), 0o644, t.render(sb)),
+            Kind::Symlink(t) => (EntryType::Symlink, Vec::new(), 0o777, t.0.render(sb)),
+            Kind::Hardlink(t) => (EntryType::Link, Vec::new(), 0o644, t.0.render(sb)),
             Kind::Fifo => (EntryType::Fifo, Vec::new(), 0o644, String::new()),
             Kind::CharDevice => (EntryType::Char, Vec::new(), 0o644, String::new()),
         };
@@ -500,15 +604,15 @@ fn zip_of(entries: &[Entry], sb: &Sandbox) -> Option<Vec<u8>> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     for entry in entries {
-        let name = entry.path.render(sb);
+        let name = entry.name.0.render(sb);
         match &entry.kind {
             Kind::Dir => zip.add_directory(name, opts).ok()?,
             Kind::File { data, mode } => {
                 zip.start_file(name, opts.unix_permissions(u32::from(*mode) & 0o7777))
                     .ok()?;
-                zip.write_all(&data[..data.len().min(64)]).ok()?;
+                zip.write_all(data).ok()?;
             }
-            Kind::Symlink(target) => zip.add_symlink(name, target.render(sb), opts).ok()?,
+            Kind::Symlink(target) => zip.add_symlink(name, target.0.render(sb), opts).ok()?,
             // Zip has no hard links; a fifo and a device as Info-ZIP stores them.
             Kind::Hardlink(_) => continue,
             Kind::Fifo => zip

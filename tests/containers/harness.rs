@@ -296,17 +296,27 @@ pub fn static_hookinit() -> &'static Path {
         ] {
             cmd.env_remove(var);
         }
-        let started = Instant::now();
-        let out = cmd.stdin(Stdio::null()).output().expect("cannot run cargo");
-        assert!(
-            out.status.success(),
-            "building the static hookinit failed ({}); is the target installed? \
-             (rustup target add {MUSL}; apt-get install musl-tools)\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
+        // Straight to stderr, past the test harness's capture: the first build takes minutes.
+        let _ = writeln!(
+            std::io::stderr(),
+            "tests/containers.rs: building the static hookinit ({PROFILE} profile, {MUSL}) in {}",
+            target_dir.display()
         );
-        eprintln!(
-            "static hookinit built in {:.1} s",
+        let started = Instant::now();
+        let status = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .status()
+            .expect("cannot run cargo");
+        assert!(
+            status.success(),
+            "building the static hookinit failed ({status}; cargo's errors are above); is the \
+             target installed? (rustup target add {MUSL}; apt-get install musl-tools)"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "tests/containers.rs: static hookinit ready in {:.1} s",
             started.elapsed().as_secs_f64()
         );
         let bin = target_dir.join(MUSL).join(PROFILE).join("hookinit");

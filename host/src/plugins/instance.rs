@@ -118,6 +118,11 @@ impl PluginInstance {
         self.store.data_mut().sandbox.release_scratch(after);
     }
 
+    /// Removes the plugin's scratch directory if it is empty.
+    pub fn release_empty_scratch(&mut self) {
+        self.store.data_mut().sandbox.release_empty_scratch();
+    }
+
     pub fn subscribed(&self, hook: Hook) -> bool {
         self.hooks.contains(match hook {
             Hook::PreExec => wit::Hooks::PRE_EXEC,

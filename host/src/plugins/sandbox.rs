@@ -295,6 +295,16 @@ impl Sandbox {
         }
     }
 
+    /// Removes the scratch directory now if the plugin left nothing in it (the main process
+    /// may never start, and then no on-exit hook comes to remove it).
+    pub fn release_empty_scratch(&mut self) {
+        if let Some(scratch) = &self.scratch
+            && std::fs::remove_dir(scratch.path()).is_ok()
+        {
+            self.scratch = None;
+        }
+    }
+
     /// Whether `process.resolve-executable` may report on `path` (an absolute path).
     pub fn may_resolve(&self, path: &Path) -> bool {
         if self.resolve_any {
@@ -678,8 +688,15 @@ mod tests {
             scratch.exists(),
             "verbose's BASH_ENV file lives until on-exit"
         );
+        std::fs::write(scratch.join("bash_env"), b"PS4=x").unwrap();
+        s.release_empty_scratch();
+        assert!(scratch.exists(), "not empty: kept");
         s.release_scratch(None);
         assert!(!scratch.exists());
+        let mut s = builtin(Builtin::Verbose, &[]);
+        let scratch = s.scratch.as_ref().unwrap().path().to_path_buf();
+        s.release_empty_scratch();
+        assert!(!scratch.exists() && s.host_config().is_empty());
         let r = tempfile::tempdir().unwrap();
         let operator = sandbox(&[r.path()], &[], &[]);
         assert!(!operator.may_resolve(Path::new("/bin/sh")));

@@ -316,6 +316,14 @@ impl Worker {
         if matches!(reply, Some(Reply::PreExec(Err(_)))) {
             // The main process will not run: no scratch directory is needed any more.
             self.release_scratch(None);
+        } else {
+            // An empty one is not needed either (and the spawn may still fail, after which no
+            // on-exit hook runs to remove it).
+            for slot in &mut self.plugins {
+                if let Some(instance) = slot.instance.as_mut() {
+                    instance.release_empty_scratch();
+                }
+            }
         }
         reply
     }
