@@ -5,7 +5,7 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-pub use hookinit::plugin::types as wit;
+pub use self::hookinit::plugin::types as wit;
 
 /// The WIT package this host implements (`hookinit:plugin@VERSION`). A component built against
 /// another 0.x minor or another major version is refused with a line naming both.
