@@ -4,6 +4,8 @@
 //! Each hook's effect, and one hostile plugin per fault: the runtime survives, the failure is
 //! one report naming plugin and hook, the answer is the safe default, and the deadline holds.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -25,42 +27,12 @@ struct Built {
 fn built() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        let plugins = root.join("plugins");
         // Content-addressed, so runs can share it; inside plugins/target (ignored by git).
-        let cache = plugins.join("target/hookinit-test-cache");
+        let cache = common::plugin_cache();
         // SAFETY: set once, before any test uses the runtime (they all wait for this OnceLock).
         unsafe { std::env::set_var("HOOKINIT_CACHE_DIR", &cache) };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(&plugins)
-            .args(["build", "--release", "--target", "wasm32-wasip2", "--quiet"])
-            .args([
-                "-p",
-                "hookinit-test-behave",
-                "-p",
-                "hookinit-test-wit-v1",
-                "-p",
-                "sigguard",
-            ]);
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            if (key.starts_with("CARGO_") && key != "CARGO_HOME")
-                || key.starts_with("RUSTC")
-                || key == "RUSTFLAGS"
-            {
-                cmd.env_remove(&*key);
-            }
-        }
-        let status = cmd.status().expect("run cargo for the test plugins");
-        assert!(
-            status.success(),
-            "building the test plugins failed (rustup target add wasm32-wasip2?)"
-        );
-        let out = plugins.join("target/wasm32-wasip2/release");
+        let out =
+            common::build_plugins(&["hookinit-test-behave", "hookinit-test-wit-v1", "sigguard"]);
         Built {
             behave: out.join("hookinit_test_behave.wasm"),
             wit_v1: out.join("hookinit_test_wit_v1.wasm"),
