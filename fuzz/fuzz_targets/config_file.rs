@@ -74,9 +74,18 @@ fn check_file(text: &str) {
     if let FileError::At { line, column, .. } = e {
         // The place is in the file (a column may point just past the last character).
         let lines = text.split('\n').count();
-        assert!((1..=lines).contains(&line), "line {line} of {lines}: {message:?}");
-        let width = text.split('\n').nth(line - 1).map_or(0, |l| l.chars().count());
-        assert!((1..=width + 1).contains(&column), "column {column} of {width}: {message:?}");
+        assert!(
+            (1..=lines).contains(&line),
+            "line {line} of {lines}: {message:?}"
+        );
+        let width = text
+            .split('\n')
+            .nth(line - 1)
+            .map_or(0, |l| l.chars().count());
+        assert!(
+            (1..=width + 1).contains(&column),
+            "column {column} of {width}: {message:?}"
+        );
     }
 }
 

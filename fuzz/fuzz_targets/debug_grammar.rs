@@ -78,7 +78,12 @@ fn write(spec: &DebugSpec) -> String {
                 }
                 let grants = &plugin.grants;
                 words.extend(grants.read.iter().map(|d| format!("read={}", d.display())));
-                words.extend(grants.write.iter().map(|d| format!("write={}", d.display())));
+                words.extend(
+                    grants
+                        .write
+                        .iter()
+                        .map(|d| format!("write={}", d.display())),
+                );
                 words.extend(grants.fetch.iter().map(|h| format!("fetch={h}")));
                 words.extend(grants.env.iter().map(|n| format!("env={n}")));
                 words.extend(plugin.config.iter().map(|(k, v)| format!("config.{k}={v}")));

@@ -11,8 +11,8 @@
 //! Each run makes `PARENT/{target/, outside/keep, outside/sub/, archive}` and checks that nothing
 //! under PARENT but `target/` changed (path, type, mode, owner, size, link count, mtime, ctime,
 //! content, link target), and that none of the absolute paths a hostile name here can spell
-//! (`/a`, `/etc/a`, ...) appeared. Whether the unpack succeeds or is refused does not matter;
-//! a panic or an escape is a crash.
+//! (`/a`, `/etc/a`, ...) appeared; and that the report or the error is one line. Whether the
+//! unpack succeeds or is refused does not matter; a panic, an escape or a broken line is a crash.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -32,7 +32,9 @@ const MAX_BYTES: u64 = 4 << 20;
 const MAX_ENTRIES: u64 = 512;
 
 /// Names the structured mode uses. `etc` and `usr` exist at `/`, so `/etc/a` is spellable.
-const NAMES: [&str; 9] = ["a", "b", "c", "etc", "usr", "keep", "outside", "target", "sub"];
+const NAMES: [&str; 9] = [
+    "a", "b", "c", "etc", "usr", "keep", "outside", "target", "sub",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -188,11 +190,17 @@ impl Sandbox {
                 );
             }
         }
-        if let Err(e) = &result {
-            let message = e.to_string();
-            assert!(!message.is_empty());
-        }
+        // The caller logs the report or the error as one line (services/mod.rs).
+        let line = match &result {
+            Ok(report) => report.to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            !line.is_empty() && !line.contains('\n'),
+            "not one line: {line:?}"
+        );
         remove_all(&self.parent).expect("remove the run's parent");
+        // (Dropping `self` now finds nothing left.)
     }
 
     /// Everything under the parent except the target's content.
@@ -203,9 +211,20 @@ impl Sandbox {
     }
 }
 
+/// An input that builds no archive returns early: its parent goes all the same.
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = remove_all(&self.parent);
+    }
+}
+
 fn walk(root: &Path, dir: &Path, skip: &Path, out: &mut BTreeMap<String, String>) {
     let meta = fs::symlink_metadata(dir).expect("metadata");
-    let rel = dir.strip_prefix(root).expect("under root").display().to_string();
+    let rel = dir
+        .strip_prefix(root)
+        .expect("under root")
+        .display()
+        .to_string();
     if dir == skip {
         // The target's own mode and times change legitimately; what it is must not.
         out.insert(rel, format!("{:?}", meta.file_type()));
@@ -502,8 +521,7 @@ impl Plan {
             Container::Tar => tar_of(entries, sb),
             Container::TarGz => {
                 let tar = tar_of(entries, sb)?;
-                let mut gz =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                 gz.write_all(&tar).ok()?;
                 gz.finish().ok()
             }
@@ -562,18 +580,36 @@ fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<Vec<u8>> {
             if long_name {
                 let mut n = name.clone().into_bytes();
                 n.push(0);
-                let h = header(b"././@LongLink", EntryType::GNULongName, n.len() as u64, 0o644, b"");
+                let h = header(
+                    b"././@LongLink",
+                    EntryType::GNULongName,
+                    n.len() as u64,
+                    0o644,
+                    b"",
+                );
                 builder.append(&h, &n[..]).ok()?;
             }
             if long_link {
                 let mut l = link.clone().into_bytes();
                 l.push(0);
-                let h = header(b"././@LongLink", EntryType::GNULongLink, l.len() as u64, 0o644, b"");
+                let h = header(
+                    b"././@LongLink",
+                    EntryType::GNULongLink,
+                    l.len() as u64,
+                    0o644,
+                    b"",
+                );
                 builder.append(&h, &l[..]).ok()?;
             }
         }
         if !pax.is_empty() {
-            let h = header(b"PaxHeaders/x", EntryType::XHeader, pax.len() as u64, 0o644, b"");
+            let h = header(
+                b"PaxHeaders/x",
+                EntryType::XHeader,
+                pax.len() as u64,
+                0o644,
+                b"",
+            );
             builder.append(&h, &pax[..]).ok()?;
         }
         // With a long name or pax path the header's own field holds a decoy, like tar's

@@ -681,9 +681,27 @@ impl Job<'_> {
     fn corrupt(&self, detail: impl Into<String>) -> UnpackError {
         UnpackError::Corrupt {
             path: self.archive.to_path_buf(),
-            detail: detail.into(),
+            detail: one_line(detail.into()),
         }
     }
+}
+
+/// The tar and zip crates quote an archive's raw bytes in their errors (a bad numeric field,
+/// a name): control characters are escaped so that a hostile archive cannot break the one log
+/// line its refusal is reported in, nor forge lines after it.
+fn one_line(text: String) -> String {
+    if !text.contains(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn run(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
@@ -2677,5 +2695,20 @@ mod tests {
         };
         let report = unpack(Path::new(&archive), Path::new(&dest), &opts).expect("unpack");
         println!("{report}");
+    }
+
+    /// Found by fuzz/ (target `unpack`): the tar crate quotes a bad header field's bytes, here
+    /// a newline, and the refusal went to the log as two lines, the second one the archive's.
+    #[test]
+    fn a_corrupt_header_is_reported_on_one_line() {
+        let sb = Sandbox::new();
+        let mut tar = tar_of(&[File("app.conf", b"x", 0o644)]);
+        tar[148..156].copy_from_slice(b"sh\necho ");
+        let err = sb.refused(&tar, &defaults());
+        assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+        let message = err.to_string();
+        assert!(!message.contains('\n'), "{message:?}");
+        assert!(message.contains("sh\\necho"), "{message:?}");
+        assert!(sb.target_is_empty());
     }
 }
