@@ -50,7 +50,7 @@ GOAL_SIGNAL_P99_NS = 1_000_000  # signal forwarding p99 <= 1 ms
 GOAL_VERBOSE_NS = 3_000_000  # DEBUG=verbose start overhead <= 3 ms
 GOAL_FSTREE_RATIO = 0.90  # fstree speed >= 0.9 x tar -xzf's
 
-FSTREE_ARCHIVE_VERSION = 1  # bump when make_archive changes
+FSTREE_ARCHIVE_VERSION = 2  # bump when make_archive changes
 
 
 @dataclass
@@ -349,34 +349,44 @@ def measure_reaping(variants: list[Variant], probe: Path, runs: int, orphans: in
 
 def make_archive(path: Path, target_mb: int = 50) -> None:
     """A deterministic tar.gz of about target_mb MB that looks like a patch of a root
-    filesystem: many small text files, mid-sized partly compressible files, a few incompressible
-    ones, in nested directories."""
+    filesystem: mostly small text files (configuration, scripts), some partly compressible data
+    files, a few incompressible ones (compressed assets), relative symlinks, in nested folders;
+    about half the size of what it unpacks to."""
     rng = random.Random(20260601)
     words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz_") for _ in range(rng.randint(2, 10))) for _ in range(2000)]
-    alphabet16 = bytes(range(0x41, 0x51))
-    table16 = bytes(alphabet16[b & 15] for b in range(256))
+    table16 = bytes(0x41 + (b & 15) for b in range(256))
     tmp = path.with_suffix(".tmp")
     budget = target_mb * 1_000_000
     with tarfile.open(tmp, "w:gz", compresslevel=6, format=tarfile.GNU_FORMAT) as tar:
+        gz = tar.fileobj  # the gzip stream; its file's position is the compressed size so far
+        dirs_made = set()
         i = 0
-        raw = tar.fileobj  # the gzip stream; its position is the compressed size so far
-        while raw.fileobj.tell() < budget:
-            kind = i % 10
-            d = f"usr/lib/bench/d{i % 37:02d}/s{i % 11}"
-            if kind < 6:  # text: config files, scripts
-                data = b" ".join(rng.choice(words) for _ in range(rng.randint(100, 2000))) + b"\n"
-                name = f"{d}/f{i}.conf"
-            elif kind < 9:  # half-compressible: data files
-                data = rng.randbytes(rng.randint(16_000, 400_000)).translate(table16)
-                name = f"{d}/f{i}.dat"
-            else:  # incompressible: compressed assets, binaries
-                data = rng.randbytes(rng.randint(100_000, 1_000_000))
-                name = f"{d}/f{i}.bin"
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            info.mtime = 1_700_000_000
+        while gz.fileobj.tell() < budget:
+            d = f"usr/share/bench/d{i % 97:02d}/s{i % 13}"
+            if d not in dirs_made:
+                dirs_made.add(d)
+                info = tarfile.TarInfo(d)
+                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1_700_000_000
+                tar.addfile(info)
+            info = tarfile.TarInfo()
+            info.mode, info.mtime = 0o644, 1_700_000_000
             info.uname = info.gname = "root"
+            if i % 100 == 99:  # a symlink to an earlier file of the same folder
+                info.name, info.type, info.linkname = f"{d}/l{i}", tarfile.SYMTYPE, f"f{i - 97 * 13}.conf"
+                tar.addfile(info)
+                i += 1
+                continue
+            r = rng.random()
+            if r < 0.96:  # text
+                data = b" ".join(rng.choice(words) for _ in range(rng.randint(50, 2000))) + b"\n"
+                info.name = f"{d}/f{i}.conf"
+            elif r < 0.99:  # half-compressible data
+                data = rng.randbytes(rng.randint(10_000, 200_000)).translate(table16)
+                info.name = f"{d}/f{i}.dat"
+            else:  # incompressible
+                data = rng.randbytes(rng.randint(50_000, 250_000))
+                info.name = f"{d}/f{i}.bin"
+            info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
             i += 1
     tmp.rename(path)
@@ -492,6 +502,29 @@ def build_hookinit() -> Path:
             return Path(msg["executable"])
     die("cargo did not report the hookinit executable")
     raise AssertionError
+
+
+def build_dist() -> Path:
+    cmd = ["cargo", "build", "--profile", "dist", "--target", "x86_64-unknown-linux-musl", "-p", "hookinit"]
+    log("building the shipped binary: " + " ".join(cmd))
+    p = run(cmd + ["--message-format=json-render-diagnostics"], cwd=ROOT, stdout=subprocess.PIPE)
+    if p.returncode != 0:
+        die(" ".join(cmd) + " failed (rustup target add x86_64-unknown-linux-musl?)")
+    for line in p.stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "hookinit" and msg.get("executable"):
+            return Path(msg["executable"])
+    die("cargo did not report the dist hookinit executable")
+    raise AssertionError
+
+
+def describe_binary(path: Path) -> str:
+    f = run(["file", "-L", str(path)], capture_output=True).stdout
+    link = "static" if "statically linked" in f or "static-pie" in f else "dynamic"
+    return f"{link}, {path.stat().st_size // 1024} KiB"
 
 
 def build_probe(out_dir: Path) -> Path:
@@ -674,7 +707,7 @@ def report(setup: Setup, counts: Counts, args, r: dict, mach: dict, loads: tuple
     add = L.append
     cmdline = "bash bench/run.sh" + ("" if not args.argv_echo else " " + args.argv_echo)
     add(f"Generated by `{cmdline}` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC "
-        f"in {elapsed:.0f} s. Do not edit by hand: the command rewrites everything between the markers.")
+        f"in {elapsed:.0f} s (builds excluded). Do not edit by hand: the command rewrites everything between the markers.")
     add("")
     add(f"**Machine**: {mach['cpu']}, {mach['cpus']} CPUs, {mach['memory']}, {mach['kernel']}, {mach['os']}; "
         f"load average {loads[0]:.2f} at the start, {loads[1]:.2f} at the end"
@@ -743,7 +776,7 @@ def report(setup: Setup, counts: Counts, args, r: dict, mach: dict, loads: tuple
     if pv and sg:
         a, b = sg[pv.name], sg[hk]
         add(f"| on-signal hook round trip: latency with the plugin, median / p99 | {us(median(a))} / {us(quantile(a, 0.99))} "
-            f"(+{us(median(a) - median(b))} over no plugin) | |")
+            f"({'+' if median(a) >= median(b) else '−'}{us(abs(median(a) - median(b)))} over no plugin) | |")
     fs = r.get("fstree")
     if fs:
         tar_t, fs_t = median(fs["tar"]), median(fs["fstree"])
@@ -761,31 +794,54 @@ def report(setup: Setup, counts: Counts, args, r: dict, mach: dict, loads: tuple
     if setup.notes:
         add("")
 
-    # Goals
+    # Goals: the init-level ones for every hookinit build measured, the others for the main one.
+    builds = [n for n in names if n.startswith("hookinit")]
+    rows: list[tuple[str, list[str]]] = []
     if st:
-        ratio = median(st[hk]) / median(st["tini"])
-        goals.insert(0, ("start-to-exit within 1.1x of tini's (medians)", f"{ratio:.2f}x", ratio <= GOAL_START_RATIO))
+        cells = []
+        for b in builds:
+            ratio = median(st[b]) / median(st["tini"])
+            cells.append(f"{ratio:.2f}x {status(ratio <= GOAL_START_RATIO)}")
+        rows.append(("start-to-exit within 1.1x of tini's (medians)", cells))
     if rs:
-        v = median(rs[hk]["hwm"])
-        goals.insert(1, ("peak RSS without plugins ≤ 2 MiB (2,048 kB)", kb(v), v <= GOAL_RSS_KB))
+        cells = []
+        for b in builds:
+            v = median(rs[b]["hwm"])
+            cells.append(f"{kb(v)} {status(v <= GOAL_RSS_KB)}")
+        rows.append(("peak RSS without plugins ≤ 2 MiB (2,048 kB)", cells))
     if sg:
-        p = quantile(sg[hk], 0.99)
         floor = quantile(sg["no init (kill the probe itself)"], 0.99)
-        caveat = ""
-        if p > GOAL_SIGNAL_P99_NS and floor > GOAL_SIGNAL_P99_NS / 2:
-            caveat = (f"not conclusive on this machine: a signal sent straight to the probe, no init, "
-                      f"already has a p99 of {us(floor)}")
-        goals.insert(2, ("signal forwarding latency p99 ≤ 1 ms", us(p), p <= GOAL_SIGNAL_P99_NS, caveat))
+        cells = []
+        for b in builds:
+            p = quantile(sg[b], 0.99)
+            caveat = ""
+            if p > GOAL_SIGNAL_P99_NS and floor > GOAL_SIGNAL_P99_NS / 2:
+                caveat = f"not conclusive here: with no init at all the p99 is already {us(floor)}"
+            cells.append(f"{us(p)} {status(p <= GOAL_SIGNAL_P99_NS, caveat)}")
+        rows.append(("signal forwarding latency p99 ≤ 1 ms", cells))
+    for g, v, ok in goals:
+        rows.append((g, [f"{v} {status(ok)}"] + [""] * (len(builds) - 1)))
     add("**Goals** (issue 6)")
     add("")
-    add("| goal | hookinit | |")
-    add("| --- | --- | --- |")
-    for g, v, ok, *caveat in goals:
-        add(f"| {g} | {v} | {status(ok, *caveat)} |")
+    add("| goal | " + " | ".join(builds) + " |")
+    add("|" + " --- |" * (len(builds) + 1))
+    for g, cells in rows:
+        add(f"| {g} | " + " | ".join(cells) + " |")
     add("")
-    add(f"Iterations: start-to-exit {counts.start} rounds, peak RSS {counts.rss} rounds, signals {counts.signals} rounds "
-        f"(after {counts.warmup} warm-up rounds, not counted), reaping {counts.reap_runs} round(s) of "
-        f"{counts.orphans:,} zombies" + (f", unpacking {counts.fstree_runs} round(s)" if fs else "") + ".")
+    parts = []
+    if st:
+        parts.append(f"start-to-exit {counts.start} rounds")
+    if rs:
+        parts.append(f"peak RSS {counts.rss} rounds")
+    if sg:
+        parts.append(f"signals {counts.signals} rounds")
+    if st or sg:
+        parts[-1] += f" (after {counts.warmup} warm-up rounds, not counted)"
+    if rp:
+        parts.append(f"reaping {counts.reap_runs} round(s) of {counts.orphans:,} zombies")
+    if fs:
+        parts.append(f"unpacking {counts.fstree_runs} round(s)")
+    add("Iterations: " + ", ".join(parts) + ".")
     return "\n".join(L)
 
 
@@ -870,6 +926,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a smoke run (well under a minute): few iterations; does not touch docs/ unless --write")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the iteration counts (e.g. 5 for a careful run on a quiet machine)")
     ap.add_argument("--hookinit", type=Path, help="benchmark this hookinit binary instead of building one")
+    ap.add_argument("--dist", action="store_true", help="also build and measure the shipped binary: cargo build --profile dist --target x86_64-unknown-linux-musl")
+    ap.add_argument("--compare", action="append", default=[], metavar="LABEL=PATH", help="also measure this hookinit binary, as column `hookinit LABEL` (repeatable; e.g. a patched build)")
     ap.add_argument("--write", action="store_true", help="rewrite docs/benchmarks.md even with --quick")
     ap.add_argument("--no-write", action="store_true", help="print the results only")
     ap.add_argument("--no-nice", action="store_true", help="measure at the caller's priority (default: nice -20, so that other work on a shared machine disturbs less)")
@@ -891,7 +949,6 @@ def main() -> None:
         fstree_runs=max(1, round(base.fstree_runs * s)),
         warmup=base.warmup,
     )
-    t_begin = time.monotonic()
     load0 = os.getloadavg()[0]
 
     inits = find_inits()
@@ -900,24 +957,39 @@ def main() -> None:
         die(f"{hookinit} is not executable")
     target_dir = cargo_target_dir()
     probe = build_probe(target_dir / "bench")
+    others = []
+    compared = []
+    if args.dist:
+        compared.append(("dist", build_dist()))
+    for spec in args.compare:
+        label, sep, path = spec.partition("=")
+        if not sep or not label or not os.access(path, os.X_OK):
+            die(f"--compare {spec}: expected LABEL=PATH to an executable")
+        compared.append((label, Path(path).resolve()))
     env = base_env()
+    for label, path in compared:
+        others.append(Variant(f"hookinit {label}", [str(path), "--"], env, [str(path), "--"]))
     setup = Setup(
         hookinit=hookinit,
         probe=probe,
         target_dir=target_dir,
         inits=[
             Variant("hookinit", [str(hookinit), "--"], env, [str(hookinit), "--"]),
+            *others,
             Variant("tini", [str(inits["tini"]), "-s", "--"], env, [str(inits["tini"]), "--"]),
             Variant("dumb-init", [str(inits["dumb-init"]), "--"], env, [str(inits["dumb-init"]), "--"]),
             Variant("catatonit", [str(inits["catatonit"]), "--"], env, [str(inits["catatonit"]), "--"]),
         ],
     )
     setup.versions = versions(hookinit, inits)
+    for label, path in compared:
+        setup.versions[f"hookinit {label}"] = f"{path} ({describe_binary(path)})"
     if args.hookinit:
         setup.versions["hookinit"] = f"given binary {hookinit} ({hookinit.stat().st_size // 1024} KiB)"
     if Path("/etc/hookinit.toml").exists():
         setup.notes.append("/etc/hookinit.toml exists on this machine and was read by hookinit on every run")
 
+    t_begin = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="hookinit-bench-"))
     results: dict = {}
     sp = Spawner()

@@ -52,7 +52,8 @@ fn crash_stays_up_reaps_and_term_ends_with_the_failure_status() {
     assert_eq!(out.stdout, b"it's a 'secret'");
 
     // Like `docker exec`: a shell entering the namespace leaves an orphan behind, which becomes
-    // PID 1's child; once it exits, PID 1 must reap it (a zombie would stay listed).
+    // PID 1's child; once it ends, PID 1 must reap it (a zombie would stay listed). The orphan
+    // sleeps until the test kills it, so no timing decides what the test sees.
     let pid1 = r.pid();
     let exec = std::process::Command::new("nsenter")
         .args([
@@ -63,17 +64,30 @@ fn crash_stays_up_reaps_and_term_ends_with_the_failure_status() {
             "--",
             "sh",
             "-c",
-            "sleep 1 & exit 0",
+            // Its own stdio, or `output()` would wait for it to close the pipes.
+            "sleep 600 </dev/null >/dev/null 2>&1 & exit 0",
         ])
         .output()
         .unwrap();
     assert!(exec.status.success(), "nsenter: {exec:?}");
     let children = format!("/proc/{pid1}/task/{pid1}/children");
-    let listed = std::fs::read_to_string(&children).unwrap();
-    assert!(
-        !listed.trim().is_empty(),
-        "the orphan was not handed to PID 1"
+    let orphan: i32 = wait_until("the orphan to be handed to PID 1", || {
+        std::fs::read_to_string(&children)
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    });
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{orphan}/comm"))
+            .unwrap()
+            .trim(),
+        "sleep"
     );
+    // SAFETY: kill(2) on a pid we just read; it is PID 1's child, so it cannot be reused before
+    // PID 1 reaps it.
+    assert_eq!(unsafe { libc::kill(orphan, libc::SIGKILL) }, 0);
     wait_until("the orphan to be reaped", || {
         std::fs::read_to_string(&children)
             .ok()

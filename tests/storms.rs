@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -38,13 +39,14 @@ fn signal_storm_loses_nothing() {
     const RT: usize = 5_000;
     const STD: usize = 5_000;
     let bin = sigcount().to_str().unwrap().to_string();
+    // A real-time signal by number: SIGRTMIN differs between glibc and musl (sigcount.c).
+    let rt = 40;
     let mut r = start(
-        command(Mode::Pid1, &["--", &bin, &RT.to_string()]),
+        command(Mode::Pid1, &["--", &bin, &RT.to_string(), &rt.to_string()]),
         Mode::Pid1,
     );
     r.expect_stdout("ready");
     let pid = r.pid();
-    let rt = libc::SIGRTMIN() + 1;
     let standard = [
         libc::SIGUSR1,
         libc::SIGHUP,
@@ -154,9 +156,171 @@ fn no_descriptor_leaks_into_the_main_process() {
             .lines()
             .map(str::to_string)
             .collect();
-        // ... is exactly what it sees under hookinit, with or without plugins.
+        // ... is exactly what it sees under hookinit, with or without a plugin (whose runtime
+        // holds a worker thread, an epoch timer and cache files of its own).
         let done = run(mode, &["--", "ls", "/proc/self/fd"]);
         assert_eq!(done.code(), 0);
         assert_eq!(done.stdout, given, "{mode:?}");
+        let mut cmd = command(mode, &["--", "ls", "/proc/self/fd"]);
+        cmd.env("DEBUG", format!("plugin={}", behave_wasm().display()))
+            .env("HOOKINIT_CACHE_DIR", plugin_cache());
+        let done = start(cmd, mode).wait();
+        assert_eq!(done.code(), 0, "{}", done.stderr_text());
+        assert_eq!(done.stdout, given, "{mode:?}, with a plugin");
     }
+}
+
+fn behave_wasm() -> &'static PathBuf {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| build_plugins(&["hookinit-test-behave"]).join("hookinit_test_behave.wasm"))
+}
+
+/// What the behave plugin is told to do in one start, and what that must end in.
+struct Case {
+    name: &'static str,
+    /// The plugin's `config.*` options.
+    config: String,
+    /// Exit status hookinit must end with.
+    status: i32,
+    /// Whether the main process must have run.
+    runs: bool,
+    /// The hook whose failure hookinit must report (one line naming the plugin and the hook).
+    fails_in: Option<&'static str>,
+}
+
+fn random_case(rng: &mut fastrand::Rng, main_status: i32) -> Case {
+    let chosen = rng.u8(0..6);
+    let case = |name, config: &str, status, runs, fails_in| Case {
+        name,
+        config: config.to_string(),
+        status,
+        runs,
+        fails_in,
+    };
+    match chosen {
+        0 => case("ok", "config.pre-exec=ok", main_status, true, None),
+        // A plugin that fails to start is skipped: the container runs without it.
+        1 => match rng.u8(0..2) {
+            0 => case(
+                "init fails",
+                "config.init=fail:no config",
+                main_status,
+                true,
+                Some("init"),
+            ),
+            _ => case(
+                "init traps",
+                "config.init=trap",
+                main_status,
+                true,
+                Some("init"),
+            ),
+        },
+        // A failing pre-exec hook stops the start with status 2.
+        2 => match rng.u8(0..3) {
+            0 => case(
+                "pre-exec fails",
+                "config.pre-exec=fail:nope",
+                2,
+                false,
+                Some("pre-exec"),
+            ),
+            1 => case(
+                "pre-exec traps",
+                "config.pre-exec=trap",
+                2,
+                false,
+                Some("pre-exec"),
+            ),
+            _ => case(
+                "pre-exec panics",
+                "config.pre-exec=panic",
+                2,
+                false,
+                Some("pre-exec"),
+            ),
+        },
+        // A broken on-exit hook leaves the main process's status as it was.
+        3 => match rng.u8(0..2) {
+            0 => case(
+                "on-exit traps",
+                "config.on-exit=trap",
+                main_status,
+                true,
+                Some("on-exit"),
+            ),
+            _ => case(
+                "on-exit panics",
+                "config.on-exit=panic",
+                main_status,
+                true,
+                Some("on-exit"),
+            ),
+        },
+        // A working on-exit hook decides the status.
+        4 => {
+            let chosen = rng.i32(0..=255);
+            Case {
+                name: "on-exit chooses",
+                config: format!("config.on-exit=exit:{chosen}"),
+                status: chosen,
+                runs: true,
+                fails_in: None,
+            }
+        }
+        _ => Case {
+            name: "on-exit inspects",
+            config: format!("config.on-exit=expect-exited:{main_status}"),
+            status: 0,
+            runs: true,
+            fails_in: None,
+        },
+    }
+}
+
+#[test]
+fn a_thousand_starts_with_a_randomly_failing_plugin() {
+    const STARTS: usize = 1_000;
+    let seed = std::env::var("HOOKINIT_STORM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    println!("seed {seed} (HOOKINIT_STORM_SEED={seed} repeats this run)");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let wasm = behave_wasm().display().to_string();
+    let mut tally: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in 0..STARTS {
+        let mode = MODES[i % MODES.len()];
+        let main_status = rng.i32(0..=125);
+        let case = random_case(&mut rng, main_status);
+        let script = format!("echo ran; exit {main_status}");
+        let mut cmd = command(mode, &["--", "sh", "-c", &script]);
+        cmd.env("DEBUG", format!("plugin={wasm},{}", case.config))
+            .env("HOOKINIT_CACHE_DIR", plugin_cache());
+        let done = start(cmd, mode).wait();
+        let context = || {
+            format!(
+                "start {i} ({mode:?}, seed {seed}): {} with main status {main_status}:\n{}",
+                case.name,
+                done.stderr_text()
+            )
+        };
+        assert_eq!(done.code(), case.status, "{}", context());
+        assert_eq!(done.stdout == ["ran"], case.runs, "{}", context());
+        let reports: Vec<&String> = done
+            .stderr
+            .iter()
+            .filter(|l| l.contains("plugin hookinit_test_behave"))
+            .collect();
+        match case.fails_in {
+            Some(hook) => assert!(
+                !reports.is_empty() && reports.iter().all(|l| l.contains(hook)),
+                "{}",
+                context()
+            ),
+            None => assert!(reports.is_empty(), "{}", context()),
+        }
+        *tally.entry(case.name).or_default() += 1;
+    }
+    println!("{STARTS} starts, every status right: {tally:?}");
 }

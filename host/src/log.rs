@@ -35,15 +35,27 @@ pub fn enabled(level: Level) -> bool {
 }
 
 /// Writes one line. Errors writing to stderr are ignored: PID 1 has nowhere else to report them.
+/// Control characters in the message (a newline inside a quoted DEBUG value or a file name from
+/// an archive) are escaped, so that one event is always one line of the container log.
 pub fn write_line(level: Level, args: std::fmt::Arguments<'_>) {
-    if !enabled(level) {
-        return;
-    }
     let tag = match level {
         Level::Error => "error: ",
         Level::Warn => "warning: ",
         Level::Info | Level::Debug => "",
     };
+    write_tagged(level, tag, args);
+}
+
+/// Like [`write_line`], without the `error: `/`warning: ` tag: a plugin's own output, shown at
+/// `level` and stamped like every other line.
+pub fn write_untagged(level: Level, args: std::fmt::Arguments<'_>) {
+    write_tagged(level, "", args);
+}
+
+fn write_tagged(level: Level, tag: &str, args: std::fmt::Arguments<'_>) {
+    if !enabled(level) {
+        return;
+    }
     let mut line = String::with_capacity(96);
     line.push_str("hookinit: ");
     if TIMESTAMPS.load(Ordering::Relaxed) {
@@ -52,10 +64,26 @@ pub fn write_line(level: Level, args: std::fmt::Arguments<'_>) {
         line.push(' ');
     }
     line.push_str(tag);
+    let start = line.len();
     use std::fmt::Write as _;
     let _ = line.write_fmt(args);
+    if line[start..].contains(char::is_control) {
+        let message = line.split_off(start);
+        escape_controls(&message, &mut line);
+    }
     line.push('\n');
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// Appends `message` to `out` with its control characters escaped (`\n`, `\u{1b}`).
+fn escape_controls(message: &str, out: &mut String) {
+    for c in message.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
 }
 
 #[macro_export]
@@ -66,3 +94,13 @@ macro_rules! warn { ($($t:tt)*) => { $crate::log::write_line($crate::log::Level:
 macro_rules! info { ($($t:tt)*) => { $crate::log::write_line($crate::log::Level::Info, format_args!($($t)*)) } }
 #[macro_export]
 macro_rules! debug { ($($t:tt)*) => { $crate::log::write_line($crate::log::Level::Debug, format_args!($($t)*)) } }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped() {
+        let mut out = String::from("hookinit: ");
+        super::escape_controls("bad value `a\nb\r\u{1b}[31m` é", &mut out);
+        assert_eq!(out, "hookinit: bad value `a\\nb\\r\\u{1b}[31m` é");
+    }
+}

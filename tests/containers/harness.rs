@@ -53,9 +53,10 @@ pub const HOOKINIT_IN_IMAGE: &str = "/usr/local/bin/hookinit";
 pub const BUSYBOX: &str = "/bin/busybox";
 pub const PYTHON: &str = "/usr/bin/python3";
 
-/// The target and cargo profile of the static binary (the root Cargo.toml's `[profile.dist]`).
+/// The target and cargo profile of the static binary built when the tests themselves were not
+/// built for musl (`cargo test` without `--target`).
 pub const MUSL: &str = "x86_64-unknown-linux-musl";
-pub const PROFILE: &str = "dist";
+pub const PROFILE: &str = "dev";
 
 /// Fails the test loudly if `tool` is not installed: these tests never skip silently.
 pub fn require(tool: &str) {
@@ -279,6 +280,14 @@ pub fn static_hookinit() -> &'static Path {
             }
             return bin;
         }
+        // `cargo test --target x86_64-unknown-linux-musl` (what .ci/run does) builds the binary
+        // under test static already: the containers run the very binary the other tests run.
+        let under_test = PathBuf::from(env!("CARGO_BIN_EXE_hookinit"));
+        let bytes =
+            std::fs::read(&under_test).unwrap_or_else(|e| panic!("{}: {e}", under_test.display()));
+        if check_static_pie(&bytes).is_ok() {
+            return under_test;
+        }
         require("musl-gcc");
         let root = workspace_root();
         let target_dir = root.join("target").join("containers");
@@ -319,7 +328,7 @@ pub fn static_hookinit() -> &'static Path {
             "tests/containers.rs: static hookinit ready in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let bin = target_dir.join(MUSL).join(PROFILE).join("hookinit");
+        let bin = target_dir.join(MUSL).join("debug").join("hookinit");
         let bytes = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
         if let Err(why) = check_static_pie(&bytes) {
             panic!("{} is not a static-pie executable: {why}", bin.display());
@@ -1221,4 +1230,28 @@ impl Drop for HttpServer {
             let _ = thread.join();
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Archives (for fstree=...)
+
+/// A gzip-compressed tarball of `files` (path inside the archive, contents, mode), owned by root,
+/// as an operator would serve to `fstree=`.
+pub fn tar_gz(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (path, contents, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(*mode);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1_700_000_000);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path, *contents)
+            .unwrap_or_else(|e| panic!("tar {path}: {e}"));
+    }
+    tar.into_inner()
+        .and_then(|gz| gz.finish())
+        .expect("finish the tarball")
 }

@@ -5,7 +5,6 @@
 //! are dropped, and one line says so. Partial lines are held until their newline or the end of
 //! the hook call.
 
-use std::io::Write;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -131,12 +130,7 @@ fn write_plugin_line(name: &str, level: Option<Level>, line: &[u8]) {
         .collect();
     match level {
         Some(level) => crate::log::write_line(level, format_args!("[{name}] {text}")),
-        None => {
-            if crate::log::enabled(Level::Warn) {
-                let out = format!("hookinit: [{name}] {text}\n");
-                let _ = std::io::stderr().lock().write_all(out.as_bytes());
-            }
-        }
+        None => crate::log::write_untagged(Level::Warn, format_args!("[{name}] {text}")),
     }
 }
 

@@ -52,6 +52,8 @@ pub const DEFAULT_MAX_ENTRIES: u64 = 1_000_000;
 const BUF_SIZE: usize = 256 * 1024;
 /// GNU long names and pax headers are read into memory; real ones are a few KiB at most.
 const MAX_EXTENSION: u64 = 1 << 20;
+/// Extension headers (long name, long link, pax, global pax) allowed before one entry.
+const MAX_EXTENSIONS_IN_A_ROW: u32 = 8;
 /// A symlink stored as zip data is a path, so `PATH_MAX` bounds it.
 const MAX_LINK_TARGET: u64 = 4096;
 /// Like the kernel's ELOOP limit.
@@ -205,6 +207,8 @@ pub enum UnpackError {
     AbsolutePath { entry: String },
     #[error("refused entry {entry:?}: `..` path component")]
     ParentDir { entry: String },
+    #[error("refused entry {entry:?}: a NUL byte in its name or link target")]
+    NulInName { entry: String },
     #[error("refused entry {entry:?}: symlink {link:?} -> {target:?} leads outside {dest}")]
     SymlinkEscape {
         entry: String,
@@ -499,7 +503,8 @@ struct Head {
     name: Vec<u8>,
     kind: Kind,
     meta: Meta,
-    /// Declared size of a regular file's content.
+    /// Declared size of the entry's data: a file's content, or data that another kind of entry
+    /// carries (read through and dropped, but decompressed all the same, so it counts too).
     size: u64,
 }
 
@@ -532,6 +537,7 @@ struct Meta {
 enum BadName {
     Absolute,
     ParentDir,
+    Nul,
 }
 
 /// Splits an archive path into components: empty and `.` components vanish, an absolute path or
@@ -539,6 +545,10 @@ enum BadName {
 fn components(raw: &[u8]) -> Result<Vec<&[u8]>, BadName> {
     if raw.first() == Some(&b'/') {
         return Err(BadName::Absolute);
+    }
+    // No file name can hold one; refused here, before anything is written, not by the kernel.
+    if raw.contains(&0) {
+        return Err(BadName::Nul);
     }
     let comps: Vec<&[u8]> = raw
         .split(|&b| b == b'/')
@@ -588,6 +598,9 @@ impl<'o> Limits<'o> {
                     detail: detail.clone(),
                 });
             }
+            Kind::Symlink(target) | Kind::Hardlink(target) if target.contains(&0) => {
+                return Err(UnpackError::NulInName { entry: entry() });
+            }
             Kind::Hardlink(target) if components(target).is_err() => {
                 let target = String::from_utf8_lossy(target).into_owned();
                 return Err(UnpackError::HardlinkEscape {
@@ -595,21 +608,22 @@ impl<'o> Limits<'o> {
                     target,
                 });
             }
-            Kind::File => {
-                let total = self.bytes.saturating_add(head.size);
-                if total > self.opts.max_bytes {
-                    return Err(UnpackError::TooLarge {
-                        entry: entry(),
-                        limit: self.opts.max_bytes,
-                    });
-                }
-                self.bytes = total;
-            }
             _ => {}
         }
+        // Every entry's data counts, not only files': a directory entry declaring gigabytes of
+        // data would otherwise be decompressed without bound.
+        let total = self.bytes.saturating_add(head.size);
+        if total > self.opts.max_bytes {
+            return Err(UnpackError::TooLarge {
+                entry: entry(),
+                limit: self.opts.max_bytes,
+            });
+        }
+        self.bytes = total;
         components(&head.name).map_err(|bad| match bad {
             BadName::Absolute => UnpackError::AbsolutePath { entry: entry() },
             BadName::ParentDir => UnpackError::ParentDir { entry: entry() },
+            BadName::Nul => UnpackError::NulInName { entry: entry() },
         })
     }
 }
@@ -846,6 +860,8 @@ struct Pending {
     uid: Option<u64>,
     gid: Option<u64>,
     mtime: Option<i64>,
+    /// Extension headers read since the last entry.
+    extensions: u32,
 }
 
 impl Pending {
@@ -995,14 +1011,29 @@ fn read_tar(
             .raw_file_position()
             .saturating_add(entry.size().div_ceil(512).saturating_mul(512));
         use tar::EntryType as T;
-        match entry.header().entry_type() {
+        let kind = entry.header().entry_type();
+        if matches!(
+            kind,
+            T::GNULongName | T::GNULongLink | T::XHeader | T::XGlobalHeader
+        ) {
+            // Their data is read into memory (1 MiB at most each), so their number is bounded
+            // too: real archives put one or two before an entry.
+            pending.extensions += 1;
+            if pending.extensions > MAX_EXTENSIONS_IN_A_ROW {
+                return Err(job.corrupt(format!(
+                    "more than {MAX_EXTENSIONS_IN_A_ROW} extended headers in a row"
+                )));
+            }
+        }
+        match kind {
             T::GNULongName => pending.path = Some(read_extension(job, &mut entry)?),
             T::GNULongLink => pending.link = Some(read_extension(job, &mut entry)?),
             T::XHeader => {
                 let records = read_extension(job, &mut entry)?;
                 pending.apply_pax(&records).map_err(|e| job.corrupt(e))?;
             }
-            T::XGlobalHeader => {} // archive comments (GitHub's commit id); nothing to apply
+            // Archive comments (GitHub's commit id): nothing to apply, read within the bound.
+            T::XGlobalHeader => drop(read_extension(job, &mut entry)?),
             _ => {
                 let head = std::mem::take(&mut pending)
                     .head_for(&entry)
@@ -1782,6 +1813,7 @@ mod tests {
 
     /// One archive member. Headers are written byte for byte because the tar and zip writers
     /// refuse the hostile names these tests need.
+    #[derive(Clone, Copy)]
     enum Item<'a> {
         Dir(&'a str),
         File(&'a str, &'a [u8], u32),
@@ -2537,6 +2569,73 @@ mod tests {
             "{err}"
         );
         assert!(sb.target_is_empty());
+    }
+
+    /// Found by fuzz/ (target `unpack`): data carried by a directory entry was read through
+    /// (decompressed) without counting against the size cap.
+    #[test]
+    fn data_of_other_entries_counts_against_the_size_cap() {
+        let sb = Sandbox::new();
+        let opts = UnpackOptions {
+            max_bytes: 1000,
+            ..defaults()
+        };
+        let mut builder = tar::Builder::new(Vec::new());
+        let dir = header("d/", EntryType::Directory, 4096, 0o755, "");
+        builder.append(&dir, &[0u8; 4096][..]).expect("append");
+        let tar = builder.into_inner().expect("finish tar");
+        let err = sb.refused(&gz(&tar), &opts);
+        assert!(
+            matches!(&err, UnpackError::TooLarge { entry, limit: 1000 } if entry == "d/"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    /// Found by fuzz/ (target `unpack`): a NUL inside a GNU long name was only refused by the
+    /// kernel while writing, after the entries before it had been written.
+    #[test]
+    fn refuses_a_nul_in_a_long_name_before_writing() {
+        let sb = Sandbox::new();
+        let mut builder = tar::Builder::new(Vec::new());
+        let ok = header("first", EntryType::Regular, 1, 0o644, "");
+        builder.append(&ok, &b"x"[..]).expect("append");
+        let long = b"dir/a\0b";
+        let ext = header(
+            "././@LongLink",
+            EntryType::GNULongName,
+            long.len() as u64,
+            0o644,
+            "",
+        );
+        builder.append(&ext, &long[..]).expect("append");
+        let file = header("short", EntryType::Regular, 1, 0o644, "");
+        builder.append(&file, &b"y"[..]).expect("append");
+        let err = sb.refused(&builder.into_inner().expect("tar"), &defaults());
+        assert!(matches!(err, UnpackError::NulInName { .. }), "{err}");
+        assert!(!err.to_string().contains('\0'), "{err:?}");
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn refuses_endless_extension_headers() {
+        let sb = Sandbox::new();
+        let records: &[u8] = b"14 comment=xx\n";
+        let items: Vec<Item<'_>> = std::iter::repeat_n(GlobalPax(records), 9)
+            .chain([File("a", b"x", 0o644)])
+            .collect();
+        let err = sb.refused(&tar_of(&items), &defaults());
+        assert!(
+            err.to_string()
+                .contains("more than 8 extended headers in a row"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+        // Eight are still fine.
+        let items: Vec<Item<'_>> = std::iter::repeat_n(GlobalPax(records), 8)
+            .chain([File("a", b"x", 0o644)])
+            .collect();
+        sb.unpack(&tar_of(&items), &defaults()).expect("unpack");
     }
 
     #[test]

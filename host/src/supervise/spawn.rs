@@ -7,6 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
+use nix::sys::resource::{Resource, setrlimit};
 use nix::unistd::Pid;
 
 use crate::plugins::{CommandSpec, ResourceLimit, RlimitResource};
@@ -81,13 +82,14 @@ fn describe(err: &io::Error) -> String {
     }
 }
 
-fn rlimit(limit: &ResourceLimit) -> (libc::__rlimit_resource_t, libc::rlimit) {
+/// The resource and its (soft, hard) values; `u64::MAX` is unlimited.
+fn rlimit(limit: &ResourceLimit) -> (Resource, libc::rlim_t, libc::rlim_t) {
     let resource = match limit.resource {
-        RlimitResource::Core => libc::RLIMIT_CORE,
-        RlimitResource::Nofile => libc::RLIMIT_NOFILE,
-        RlimitResource::Nproc => libc::RLIMIT_NPROC,
-        RlimitResource::Stack => libc::RLIMIT_STACK,
-        RlimitResource::Memlock => libc::RLIMIT_MEMLOCK,
+        RlimitResource::Core => Resource::RLIMIT_CORE,
+        RlimitResource::Nofile => Resource::RLIMIT_NOFILE,
+        RlimitResource::Nproc => Resource::RLIMIT_NPROC,
+        RlimitResource::Stack => Resource::RLIMIT_STACK,
+        RlimitResource::Memlock => Resource::RLIMIT_MEMLOCK,
     };
     let value = |v: u64| {
         if v == u64::MAX {
@@ -96,13 +98,7 @@ fn rlimit(limit: &ResourceLimit) -> (libc::__rlimit_resource_t, libc::rlimit) {
             v as libc::rlim_t
         }
     };
-    (
-        resource,
-        libc::rlimit {
-            rlim_cur: value(limit.soft),
-            rlim_max: value(limit.hard),
-        },
-    )
+    (resource, value(limit.soft), value(limit.hard))
 }
 
 /// Forks and execs the main process. Returns once exec has succeeded (std reports exec failures
@@ -116,16 +112,14 @@ pub fn spawn(cmd: &MainCommand, restore: ChildRestore) -> Result<Pid, SpawnError
     if let Some(cwd) = &cmd.cwd {
         command.current_dir(cwd);
     }
-    let limits: Vec<(libc::__rlimit_resource_t, libc::rlimit)> =
+    let limits: Vec<(Resource, libc::rlim_t, libc::rlim_t)> =
         cmd.limits.iter().map(rlimit).collect();
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
     // (getpid, tcsetpgrp, setrlimit, sigaction, sigprocmask); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
-            for (resource, limit) in &limits {
-                if libc::setrlimit(*resource, limit) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
+            for &(resource, soft, hard) in &limits {
+                setrlimit(resource, soft, hard)?;
             }
             // Take the terminal's foreground so that `docker run -it` job control and Ctrl-C reach
             // the main process. SIGTTOU is still ignored here (inherited from PID 1), so a
