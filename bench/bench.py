@@ -50,6 +50,9 @@ GOAL_SIGNAL_P99_NS = 1_000_000  # signal forwarding p99 <= 1 ms
 GOAL_VERBOSE_NS = 3_000_000  # DEBUG=verbose start overhead <= 3 ms
 GOAL_FSTREE_RATIO = 0.90  # fstree speed >= 0.9 x tar -xzf's
 
+# Binary size goals (issue 5), bytes, per --dist build.
+SIZE_GOALS = {"dist": 10_000_000, "dist, no compiler": 4_000_000}
+
 FSTREE_ARCHIVE_VERSION = 2  # bump when make_archive changes
 
 
@@ -200,6 +203,7 @@ class Setup:
     fstree_ready: bool = False
     unpack_via_plugin: bool = False  # fstree missing: time the unpack service from bench/plugin
     versions: dict[str, str] = field(default_factory=dict)
+    sizes: list[tuple[str, Path]] = field(default_factory=list)  # shipped builds (--dist)
 
 
 def base_env() -> dict[str, str]:
@@ -504,21 +508,51 @@ def build_hookinit() -> Path:
     raise AssertionError
 
 
-def build_dist() -> Path:
+def build_dist(out: Path, no_compiler: bool) -> Path:
+    """The shipped binary (static musl, `dist` profile), with or without Cranelift, copied to
+    `out` (both variants build to the same path)."""
     cmd = ["cargo", "build", "--profile", "dist", "--target", "x86_64-unknown-linux-musl", "-p", "hookinit"]
+    if no_compiler:
+        cmd.append("--no-default-features")
     log("building the shipped binary: " + " ".join(cmd))
     p = run(cmd + ["--message-format=json-render-diagnostics"], cwd=ROOT, stdout=subprocess.PIPE)
     if p.returncode != 0:
-        die(" ".join(cmd) + " failed (rustup target add x86_64-unknown-linux-musl?)")
+        die(" ".join(cmd) + " failed (rustup target add x86_64-unknown-linux-musl; apt-get install musl-tools?)")
     for line in p.stdout.splitlines():
         try:
             msg = json.loads(line)
         except ValueError:
             continue
         if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "hookinit" and msg.get("executable"):
-            return Path(msg["executable"])
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(msg["executable"], out)
+            return out
     die("cargo did not report the dist hookinit executable")
     raise AssertionError
+
+
+def check_no_compiler(setup: Setup, lean: Path, scratch: Path) -> None:
+    """The build without a compiler must run the built-in plugins and a plugin precompiled by a
+    full build, and say what to do with one that is not precompiled. A failure stops the run."""
+    hk = str(lean)
+    env = base_env() | {"HOOKINIT_DEBUG": "verbose", "HOOKINIT_CACHE_DIR": str(scratch / "lean-cache")}
+    p = run([hk, "--", TRUE], env=env, capture_output=True, timeout=60)
+    if p.returncode != 0 or "plugin verbose: embedded" not in p.stderr:
+        die(f"the build without a compiler cannot run DEBUG=verbose (exit {p.returncode}): {p.stderr.strip()[-400:]}")
+    checks = ["runs DEBUG=verbose (embedded, precompiled)"]
+    if setup.plugin_wasm:
+        env = base_env() | {"HOOKINIT_DEBUG": f"plugin={setup.plugin_wasm}", "HOOKINIT_CACHE_DIR": str(setup.plugin_cache)}
+        p = run([hk, "--", "/usr/bin/env"], env=env, capture_output=True, timeout=60)
+        if "HOOKINIT_BENCH_PLUGIN=ran" not in p.stdout:
+            die(f"the build without a compiler did not run bench/plugin precompiled by `hookinit plugin compile`: {p.stderr.strip()[-400:]}")
+        checks.append("runs bench/plugin precompiled by the full build's `hookinit plugin compile`")
+        empty = scratch / "lean-empty-cache"
+        env["HOOKINIT_CACHE_DIR"] = str(empty)
+        p = run([hk, "--", TRUE], env=env, capture_output=True, timeout=60)
+        if p.returncode != 0 or "built without a compiler" not in p.stderr:
+            die(f"the build without a compiler, given a plugin that is not precompiled, should run the main process and say why the plugin did not load: exit {p.returncode}: {p.stderr.strip()[-400:]}")
+        checks.append("reports a plugin that is not precompiled in one line and runs the main process")
+    setup.notes.append("the build without a compiler, checked on this run: " + "; ".join(checks))
 
 
 def describe_binary(path: Path) -> str:
@@ -717,6 +751,19 @@ def report(setup: Setup, counts: Counts, args, r: dict, mach: dict, loads: tuple
     add("")
     add("**Versions**: " + "; ".join(f"{n} {setup.versions.get(n, '?')}" for n in names) + ".")
     add("")
+
+    if setup.sizes:
+        add("**Binary size** of the shipped builds (`x86_64-unknown-linux-musl`, static-pie, `dist` profile: "
+            "opt-level s, fat LTO, one codegen unit, stripped; the built-in plugins inside, precompiled)")
+        add("")
+        add("| build | size | goal |")
+        add("| --- | --- | --- |")
+        for label, path in setup.sizes:
+            size = path.stat().st_size
+            goal = SIZE_GOALS.get(label)
+            cell = f"≤ {goal / 1e6:.0f} MB {status(size <= goal)}" if goal else ""
+            add(f"| hookinit {label} | {size:,} bytes ({size / 1e6:.1f} MB) | {cell} |")
+        add("")
 
     st, rs, sg, rp = r.get("start"), r.get("rss"), r.get("signal"), r.get("reap")
     header = "| | " + " | ".join(names) + " |"
@@ -959,8 +1006,11 @@ def main() -> None:
     probe = build_probe(target_dir / "bench")
     others = []
     compared = []
+    lean = None
     if args.dist:
-        compared.append(("dist", build_dist()))
+        compared.append(("dist", build_dist(target_dir / "bench" / "hookinit-dist", False)))
+        lean = build_dist(target_dir / "bench" / "hookinit-dist-no-compiler", True)
+        compared.append(("dist, no compiler", lean))
     for spec in args.compare:
         label, sep, path = spec.partition("=")
         if not sep or not label or not os.access(path, os.X_OK):
@@ -996,6 +1046,9 @@ def main() -> None:
     try:
         if "extras" in only:
             hookinit_plugin_runtime(setup, scratch, args.quick)
+        if lean:
+            check_no_compiler(setup, lean, scratch)
+        setup.sizes = [(label, path) for label, path in compared]
         variants = setup.inits + setup.extras
         if not args.no_nice:
             os.setpriority(os.PRIO_PROCESS, 0, -20)  # inherited by every init measured

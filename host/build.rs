@@ -57,7 +57,11 @@ fn main() {
         let wasm_dir = build_components(&plugins, &crates);
         let precompile = std::env::var("HOOKINIT_PRECOMPILE").map_or(true, |v| v != "0");
         let engine = precompile.then(|| {
-            engine::engine(&target).unwrap_or_else(|e| panic!("engine for {target}: {e}"))
+            let mut config = engine::config();
+            config
+                .target(&target)
+                .unwrap_or_else(|e| panic!("engine for {target}: {e}"));
+            wasmtime::Engine::new(&config).unwrap_or_else(|e| panic!("engine for {target}: {e}"))
         });
         for name in &crates {
             let wasm = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
@@ -73,8 +77,12 @@ fn main() {
                 }
                 None => std::fs::write(&cwasm, b"").expect("write empty .cwasm"),
             }
+            // Without a compiler in hookinit the component is of no use at run time: only its
+            // precompiled code is embedded.
             let copy = out_dir.join(format!("{name}.wasm"));
-            std::fs::write(&copy, &bytes).expect("copy .wasm");
+            let keep_wasm =
+                std::env::var_os("CARGO_FEATURE_COMPILER").is_some() || engine.is_none();
+            std::fs::write(&copy, if keep_wasm { &bytes[..] } else { b"" }).expect("copy .wasm");
             embedded.push((name.clone(), copy, cwasm));
         }
     }

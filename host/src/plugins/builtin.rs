@@ -30,19 +30,28 @@ pub fn find(name: &str) -> Option<&'static Embedded> {
 
 impl Embedded {
     /// Deserializes the precompiled code; compiles the component instead (with a warning) if
-    /// the engine refuses it (which means build.rs and the runtime disagree on settings).
+    /// the engine refuses it (which means build.rs and the runtime disagree on settings) and
+    /// this build has a compiler.
     pub fn load(&self, engine: &Engine) -> Result<Component, String> {
-        if !self.cwasm.is_empty() {
+        let refused = if self.cwasm.is_empty() {
+            "this build embeds no precompiled code".to_string()
+        } else {
             // SAFETY: produced by our own build script with our engine configuration, embedded
             // in the binary; wasmtime checks version and settings before using it.
             match unsafe { Component::deserialize(engine, self.cwasm) } {
                 Ok(component) => return Ok(component),
-                Err(e) => crate::warn!(
-                    "built-in plugin {}: precompiled code refused ({e}); compiling it instead",
-                    self.name
-                ),
+                Err(e) => format!("precompiled code refused ({e})"),
             }
+        };
+        #[cfg(feature = "compiler")]
+        {
+            crate::warn!(
+                "built-in plugin {}: {refused}; compiling it instead",
+                self.name
+            );
+            Component::new(engine, self.wasm).map_err(|e| format!("cannot compile: {e}"))
         }
-        Component::new(engine, self.wasm).map_err(|e| format!("cannot compile: {e}"))
+        #[cfg(not(feature = "compiler"))]
+        Err(format!("{refused}, and this hookinit has no compiler"))
     }
 }

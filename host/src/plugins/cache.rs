@@ -32,27 +32,17 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Feeds `Hash` output into sha256: a stable hash of the engine's compatibility settings (std's
-/// DefaultHasher is not promised to be stable).
-struct Sha256Hasher(Sha256);
-
-impl std::hash::Hasher for Sha256Hasher {
-    fn finish(&self) -> u64 {
-        let digest = self.0.clone().finalize();
-        u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
-}
-
-/// What identifies an engine's compiled code: 16 hex digits.
-pub fn engine_tag(engine: &Engine) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = Sha256Hasher(Sha256::new());
-    engine.precompile_compatibility_hash().hash(&mut h);
-    "wasmtime-48".hash(&mut h);
-    format!("{:016x}", h.finish())
+/// What identifies compiled code that this hookinit can load: 16 hex digits from the wasmtime
+/// version, the architecture and the engine configuration (the source of engine.rs, which is
+/// all of it). Builds with and without a compiler agree on it, so a cache filled by one serves
+/// the other; wasmtime still checks each file's settings when it loads it.
+pub fn engine_tag() -> String {
+    let mut h = Sha256::new();
+    h.update(b"wasmtime-48.0.8\0");
+    h.update(std::env::consts::ARCH.as_bytes());
+    h.update(b"\0");
+    h.update(include_str!("engine.rs").as_bytes());
+    hex(&h.finalize()[..8])
 }
 
 impl Cache {
@@ -72,9 +62,9 @@ impl Cache {
         &self.dir
     }
 
-    /// The file name for `wasm` compiled by `engine`.
-    pub fn key(engine: &Engine, wasm: &[u8]) -> String {
-        format!("{}-{}.cwasm", sha256_hex(wasm), engine_tag(engine))
+    /// The file name for `wasm` compiled for this hookinit.
+    pub fn key(wasm: &[u8]) -> String {
+        format!("{}-{}.cwasm", sha256_hex(wasm), engine_tag())
     }
 
     pub fn path(&self, key: &str) -> PathBuf {

@@ -81,15 +81,13 @@ fn compile(args: &[String]) -> Result<i32, String> {
     let bytes = read_component(&file)?;
     let cache = Cache::new(out.unwrap_or_else(Cache::default_dir));
     let engine = engine::engine(worker::TARGET).map_err(|e| e.to_string())?;
-    let key = Cache::key(&engine, &bytes);
+    let key = Cache::key(&bytes);
     if cache.load(&engine, &key).is_some() {
         println!("{file}: already compiled: {}", cache.path(&key).display());
         return Ok(0);
     }
     let started = Instant::now();
-    let code = engine
-        .precompile_component(&bytes)
-        .map_err(|e| format!("cannot compile {file}: {e:#}"))?;
+    let code = load::compile(&engine, &bytes, &cache).map_err(|e| format!("{file}: {e}"))?;
     let elapsed = started.elapsed();
     let path = cache
         .store(&key, &code)

@@ -23,22 +23,33 @@ const MEMORY_GROWTH_RESERVE: u64 = 16 << 20;
 /// Stack available to wasm code; a plugin that recurses past it traps ("call stack exhausted").
 pub const MAX_WASM_STACK: usize = 512 << 10;
 
-/// The engine configuration for `target` (a Rust target triple such as
-/// `x86_64-unknown-linux-gnu`; the runtime passes the triple hookinit was built for).
-pub fn config(target: &str) -> wasmtime::Result<Config> {
+/// The engine configuration, without the target: build.rs sets the target itself (it always has
+/// Cranelift), the runtime does in [`engine`] when it has a compiler.
+pub fn config() -> Config {
     let mut config = Config::new();
-    config.target(target)?;
     config.epoch_interruption(true);
     config.memory_reservation(0);
     config.memory_guard_size(MEMORY_GUARD);
     config.memory_reservation_for_growth(MEMORY_GROWTH_RESERVE);
     config.max_wasm_stack(MAX_WASM_STACK);
     config.wasm_component_model(true);
-    Ok(config)
+    config
 }
 
-/// An Engine with [`config`]. Creating the first Engine installs wasmtime's SIGSEGV/SIGILL/SIGFPE
-/// handlers (for traps) in the process.
+/// The runtime's Engine with [`config`]: with the `compiler` feature, code for the baseline CPU
+/// of `target` (the triple hookinit was built for); without it, an Engine that only loads code
+/// (wasmtime checks that its architecture and settings fit this machine). Creating the first
+/// Engine installs wasmtime's SIGSEGV/SIGILL/SIGFPE handlers (for traps) in the process.
+#[cfg(feature = "compiler")]
 pub fn engine(target: &str) -> wasmtime::Result<Engine> {
-    Engine::new(&config(target)?)
+    let mut config = config();
+    config.target(target)?;
+    Engine::new(&config)
+}
+
+/// See the `compiler` variant; `target` is the triple the code was compiled for, which wasmtime
+/// checks against this machine when it loads the code.
+#[cfg(not(feature = "compiler"))]
+pub fn engine(_target: &str) -> wasmtime::Result<Engine> {
+    Engine::new(&config())
 }

@@ -61,7 +61,7 @@ pub fn load(engine: &Engine, spec: &PluginSpec, cache: &Cache) -> Result<Loaded,
 
 /// The compiled component for `wasm`: from the cache, or compiled and stored there.
 pub fn compile_cached(engine: &Engine, wasm: &[u8], cache: &Cache) -> Result<Loaded, String> {
-    let key = Cache::key(engine, wasm);
+    let key = Cache::key(wasm);
     if let Some(component) = cache.load(engine, &key) {
         return Ok(Loaded {
             component,
@@ -69,9 +69,7 @@ pub fn compile_cached(engine: &Engine, wasm: &[u8], cache: &Cache) -> Result<Loa
         });
     }
     let started = Instant::now();
-    let code = engine
-        .precompile_component(wasm)
-        .map_err(|e| format!("cannot compile: {e:#}"))?;
+    let code = compile(engine, wasm, cache)?;
     crate::info!(
         "compiled a plugin ({} KiB) in {} ms; caching it in {}",
         wasm.len() >> 10,
@@ -91,6 +89,26 @@ pub fn compile_cached(engine: &Engine, wasm: &[u8], cache: &Cache) -> Result<Loa
         component,
         origin: Origin::Compiled,
     })
+}
+
+/// Compiles `wasm` to native code for `engine`.
+#[cfg(feature = "compiler")]
+pub fn compile(engine: &Engine, wasm: &[u8], _cache: &Cache) -> Result<Vec<u8>, String> {
+    engine
+        .precompile_component(wasm)
+        .map_err(|e| format!("cannot compile: {e:#}"))
+}
+
+/// Without a compiler, a plugin that is not in the cache cannot run: say how to put it there.
+#[cfg(not(feature = "compiler"))]
+pub fn compile(_engine: &Engine, _wasm: &[u8], cache: &Cache) -> Result<Vec<u8>, String> {
+    Err(format!(
+        "not precompiled, and this hookinit is built without a compiler: at image build time, \
+         run `hookinit plugin compile -o DIR FILE` with a full hookinit {} and start with \
+         HOOKINIT_CACHE_DIR=DIR (looked in {})",
+        env!("CARGO_PKG_VERSION"),
+        cache.dir().display()
+    ))
 }
 
 fn describe(source: &PluginSource) -> String {
