@@ -488,15 +488,12 @@ def cargo_target_dir() -> Path:
     return Path(json.loads(p.stdout)["target_directory"])
 
 
-def build_hookinit() -> Path:
-    log("building hookinit: cargo build --release -p hookinit")
-    p = run(
-        ["cargo", "build", "--release", "-p", "hookinit", "--message-format=json-render-diagnostics"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-    )
+def cargo_build(cmd: list[str], hint: str) -> Path:
+    """Runs `cargo build ...` and returns the hookinit executable it reports."""
+    log("building: " + " ".join(cmd))
+    p = run(cmd + ["--message-format=json-render-diagnostics"], cwd=ROOT, stdout=subprocess.PIPE)
     if p.returncode != 0:
-        die("cargo build --release -p hookinit failed (see above)")
+        die(" ".join(cmd) + f" failed (see above){hint}")
     for line in p.stdout.splitlines():
         try:
             msg = json.loads(line)
@@ -504,8 +501,12 @@ def build_hookinit() -> Path:
             continue
         if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "hookinit" and msg.get("executable"):
             return Path(msg["executable"])
-    die("cargo did not report the hookinit executable")
+    die("cargo did not report the hookinit executable: " + " ".join(cmd))
     raise AssertionError
+
+
+def build_hookinit() -> Path:
+    return cargo_build(["cargo", "build", "--release", "-p", "hookinit"], "")
 
 
 def build_dist(out: Path, no_compiler: bool) -> Path:
@@ -514,21 +515,10 @@ def build_dist(out: Path, no_compiler: bool) -> Path:
     cmd = ["cargo", "build", "--profile", "dist", "--target", "x86_64-unknown-linux-musl", "-p", "hookinit"]
     if no_compiler:
         cmd.append("--no-default-features")
-    log("building the shipped binary: " + " ".join(cmd))
-    p = run(cmd + ["--message-format=json-render-diagnostics"], cwd=ROOT, stdout=subprocess.PIPE)
-    if p.returncode != 0:
-        die(" ".join(cmd) + " failed (rustup target add x86_64-unknown-linux-musl; apt-get install musl-tools?)")
-    for line in p.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "hookinit" and msg.get("executable"):
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(msg["executable"], out)
-            return out
-    die("cargo did not report the dist hookinit executable")
-    raise AssertionError
+    built = cargo_build(cmd, "; rustup target add x86_64-unknown-linux-musl; apt-get install musl-tools")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(built, out)
+    return out
 
 
 def check_no_compiler(setup: Setup, lean: Path, scratch: Path) -> None:

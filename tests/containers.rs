@@ -494,25 +494,12 @@ fn podman_coredump_plugin_from_the_host_collects_a_core() {
         .foreground("coredump", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(128 + 6), "{stderr}");
-    let files: Vec<std::path::PathBuf> = std::fs::read_dir(cores.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    let core = files
-        .iter()
-        .find(|p| p.extension().is_some_and(|e| e == "core"))
-        .unwrap_or_else(|| panic!("no core in {files:?}:\n{stderr}"));
-    let size = std::fs::metadata(core).unwrap().len();
+    let (core, summary) = common::collected_core(cores.path(), &stderr);
+    let size = std::fs::metadata(&core).unwrap().len();
     assert!(size > 0, "{stderr}");
     assert!(
         stderr.contains(&format!("core ({size} bytes) copied from")),
         "{stderr}"
     );
-    let summary = files
-        .iter()
-        .find(|p| p.extension().is_some_and(|e| e == "txt"))
-        .expect("a summary beside the core");
-    let summary = std::fs::read_to_string(summary).unwrap();
     assert!(summary.contains("killed by SIGABRT"), "{summary}");
 }

@@ -328,3 +328,21 @@ pub fn plugin_cache() -> PathBuf {
         .unwrap()
         .join("plugins/target/hookinit-test-cache")
 }
+
+/// The core copy and the text of its summary that the coredump plugin left in `dir`.
+pub fn collected_core(dir: &Path, context: &str) -> (PathBuf, String) {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let find = |ext: &str| {
+        files
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == ext))
+            .cloned()
+            .unwrap_or_else(|| panic!("no .{ext} file in {}: {files:?}\n{context}", dir.display()))
+    };
+    let summary = std::fs::read_to_string(find("txt")).unwrap();
+    (find("core"), summary)
+}
