@@ -77,11 +77,30 @@ fn is_shell_name(name: &OsStr) -> bool {
 }
 
 /// Renders `export NAME='value'` lines. Names a shell cannot export are left out, with a comment.
+/// Variables that bash sets itself and refuses to have assigned.
+const BASH_READONLY: [&str; 6] = [
+    "SHELLOPTS",
+    "BASHOPTS",
+    "BASH_VERSINFO",
+    "EUID",
+    "PPID",
+    "UID",
+];
+
 pub fn render_env(env: &[(OsString, OsString)]) -> Vec<u8> {
     let mut out =
         b"# written by hookinit: the environment the main process was started with\n".to_vec();
     for (name, value) in env {
-        if is_shell_name(name) {
+        if BASH_READONLY
+            .iter()
+            .any(|r| name.as_bytes() == r.as_bytes())
+        {
+            // `verbose` traces bash through SHELLOPTS: assigning it when the file is sourced
+            // would fail in bash ("readonly variable").
+            out.extend_from_slice(b"# skipped ");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": bash keeps it read-only\n");
+        } else if is_shell_name(name) {
             out.extend_from_slice(b"export ");
             out.extend_from_slice(name.as_bytes());
             out.push(b'=');
@@ -161,6 +180,7 @@ mod tests {
             ("NEWLINE", "line1\nline2"),
             ("1BAD", "skipped"),
             ("PS4", "+${BASH_SOURCE}:${LINENO}: "),
+            ("SHELLOPTS", "xtrace"),
         ]);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run/env");
@@ -189,5 +209,13 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(out.stdout, b"+${BASH_SOURCE}:${LINENO}: ");
+        // bash sources it without complaint although SHELLOPTS (set by verbose) is read-only.
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(". {} && echo sourced", path.display()))
+            .output()
+            .unwrap();
+        assert_eq!(out.stdout, b"sourced\n");
+        assert_eq!(out.stderr, b"", "{}", String::from_utf8_lossy(&out.stderr));
     }
 }
