@@ -31,6 +31,13 @@ fn main() {
     let target = env("TARGET");
 
     println!("cargo:rustc-env=HOOKINIT_WASM_TARGET={target}");
+    // Relative relocations packed as RELR (glibc >= 2.36, musl >= 1.2.4, GNU ld >= 2.38): a
+    // position-independent hookinit otherwise reads a table of tens of thousands of relocations
+    // at every start (hundreds of KiB, each page a fault) before main. Measured in
+    // docs/benchmarks.md; the start-up time and RSS of an init are its whole job.
+    if target.contains("-linux-") {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/plugins/engine.rs");
     println!("cargo:rerun-if-env-changed=HOOKINIT_BUILTIN_PLUGINS");
