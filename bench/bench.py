@@ -1007,6 +1007,9 @@ def main() -> None:
             die(f"--compare {spec}: expected LABEL=PATH to an executable")
         compared.append((label, Path(path).resolve()))
     env = base_env()
+    # A build without the compiler given with --compare (say, from an earlier --dist run) is
+    # checked like the one --dist builds.
+    lean = lean or next((p for label, p in compared if label == "dist, no compiler"), None)
     for label, path in compared:
         others.append(Variant(f"hookinit {label}", [str(path), "--"], env, [str(path), "--"]))
     setup = Setup(
