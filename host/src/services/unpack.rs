@@ -1011,29 +1011,16 @@ fn read_tar(
             .raw_file_position()
             .saturating_add(entry.size().div_ceil(512).saturating_mul(512));
         use tar::EntryType as T;
-        let kind = entry.header().entry_type();
-        if matches!(
-            kind,
-            T::GNULongName | T::GNULongLink | T::XHeader | T::XGlobalHeader
-        ) {
-            // Their data is read into memory (1 MiB at most each), so their number is bounded
-            // too: real archives put one or two before an entry.
-            pending.extensions += 1;
-            if pending.extensions > MAX_EXTENSIONS_IN_A_ROW {
-                return Err(job.corrupt(format!(
-                    "more than {MAX_EXTENSIONS_IN_A_ROW} extended headers in a row"
-                )));
-            }
-        }
-        match kind {
-            T::GNULongName => pending.path = Some(read_extension(job, &mut entry)?),
-            T::GNULongLink => pending.link = Some(read_extension(job, &mut entry)?),
+        let seen = &mut pending.extensions;
+        match entry.header().entry_type() {
+            T::GNULongName => pending.path = Some(read_extension(job, &mut entry, seen)?),
+            T::GNULongLink => pending.link = Some(read_extension(job, &mut entry, seen)?),
             T::XHeader => {
-                let records = read_extension(job, &mut entry)?;
+                let records = read_extension(job, &mut entry, seen)?;
                 pending.apply_pax(&records).map_err(|e| job.corrupt(e))?;
             }
-            // Archive comments (GitHub's commit id): nothing to apply, read within the bound.
-            T::XGlobalHeader => drop(read_extension(job, &mut entry)?),
+            // Archive comments (GitHub's commit id): nothing to apply, read within the bounds.
+            T::XGlobalHeader => drop(read_extension(job, &mut entry, seen)?),
             _ => {
                 let head = std::mem::take(&mut pending)
                     .head_for(&entry)
@@ -1055,7 +1042,20 @@ fn read_tar(
     Ok(())
 }
 
-fn read_extension(job: &Job<'_>, entry: &mut dyn Read) -> Result<Vec<u8>, UnpackError> {
+/// Reads an extension header's data (long name, long link, pax records) into memory; `seen`
+/// counts those read since the last entry, since their number must be bounded too (real
+/// archives put one or two before an entry).
+fn read_extension(
+    job: &Job<'_>,
+    entry: &mut dyn Read,
+    seen: &mut u32,
+) -> Result<Vec<u8>, UnpackError> {
+    *seen += 1;
+    if *seen > MAX_EXTENSIONS_IN_A_ROW {
+        return Err(job.corrupt(format!(
+            "more than {MAX_EXTENSIONS_IN_A_ROW} extended headers in a row"
+        )));
+    }
     let mut data = Vec::new();
     let read = entry
         .take(MAX_EXTENSION + 1)
