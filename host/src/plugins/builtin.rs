@@ -10,6 +10,7 @@ use wasmtime::component::Component;
 pub struct Embedded {
     /// The crate's package name: `verbose`, `fstree`.
     pub name: &'static str,
+    /// The component; empty unless build.rs was told not to precompile (`HOOKINIT_PRECOMPILE=0`).
     pub wasm: &'static [u8],
     /// Precompiled by build.rs for the target's baseline CPU; empty if precompilation was skipped.
     pub cwasm: &'static [u8],
@@ -29,29 +30,30 @@ pub fn find(name: &str) -> Option<&'static Embedded> {
 }
 
 impl Embedded {
-    /// Deserializes the precompiled code; compiles the component instead (with a warning) if
-    /// the engine refuses it (which means build.rs and the runtime disagree on settings) and
-    /// this build has a compiler.
+    /// Deserializes the precompiled code; compiles the component instead when only the
+    /// component is embedded (`HOOKINIT_PRECOMPILE=0` builds) and this build has a compiler.
+    /// Refused precompiled code means build.rs and the runtime disagree on settings: a bug of
+    /// this build, reported as such.
     pub fn load(&self, engine: &Engine) -> Result<Component, String> {
-        let refused = if self.cwasm.is_empty() {
-            "this build embeds no precompiled code".to_string()
-        } else {
+        if !self.cwasm.is_empty() {
             // SAFETY: produced by our own build script with our engine configuration, embedded
             // in the binary; wasmtime checks version and settings before using it.
-            match unsafe { Component::deserialize(engine, self.cwasm) } {
-                Ok(component) => return Ok(component),
-                Err(e) => format!("precompiled code refused ({e})"),
-            }
-        };
+            return unsafe { Component::deserialize(engine, self.cwasm) }.map_err(|e| {
+                format!(
+                    "its precompiled code does not fit this hookinit ({e}); this build is \
+                     inconsistent: rebuild hookinit"
+                )
+            });
+        }
         #[cfg(feature = "compiler")]
         {
             crate::warn!(
-                "built-in plugin {}: {refused}; compiling it instead",
+                "built-in plugin {}: this build embeds no precompiled code; compiling it",
                 self.name
             );
             Component::new(engine, self.wasm).map_err(|e| format!("cannot compile: {e}"))
         }
         #[cfg(not(feature = "compiler"))]
-        Err(format!("{refused}, and this hookinit has no compiler"))
+        Err("this build embeds no precompiled code, and this hookinit has no compiler".into())
     }
 }

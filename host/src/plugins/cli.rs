@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::cache::{Cache, sha256_hex};
 use super::inspect::{ComponentInfo, require_component};
+use super::linker::HostLinker;
 use super::{Hook, Limits, Plugins, builtin, engine, instance, load, worker};
 use crate::config::plan::{Grants, PluginSource, PluginSpec};
 
@@ -152,8 +153,8 @@ fn check(args: &[String]) -> Result<i32, String> {
     let cache = Cache::new(Cache::default_dir());
     let loaded = load::compile_cached(&engine, &bytes, &cache)?;
     let info = ComponentInfo::of(&engine, &loaded.component);
-    let linker = instance::linker(&engine).map_err(|e| e.to_string())?;
-    if let Err(why) = instance::prepare(&engine, &linker, &loaded.component) {
+    let mut linker = HostLinker::new(&engine).map_err(|e| e.to_string())?;
+    if let Err(why) = instance::prepare(&engine, &mut linker, &loaded.component) {
         println!("{file}: NO: this hookinit cannot run it: {why}");
         return Ok(1);
     }
@@ -227,12 +228,15 @@ fn list() -> Result<i32, String> {
         println!("no built-in plugins in this build");
     }
     for e in builtin::all() {
-        println!(
-            "{:<10} {:>7} bytes wasm, {:>8} bytes precompiled",
-            e.name,
-            e.wasm.len(),
-            e.cwasm.len()
-        );
+        if e.cwasm.is_empty() {
+            println!(
+                "{:<10} {:>8} bytes, compiled at start",
+                e.name,
+                e.wasm.len()
+            );
+        } else {
+            println!("{:<10} {:>8} bytes precompiled", e.name, e.cwasm.len());
+        }
     }
     Ok(0)
 }

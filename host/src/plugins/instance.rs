@@ -4,35 +4,30 @@
 
 use std::time::Duration;
 
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Component;
 use wasmtime::{Engine, Store, Trap};
 
 use super::bindings::{Plugin, PluginPre, wit};
 use super::host_api::{SharedFacts, State};
 use super::inspect::ComponentInfo;
+use super::linker::HostLinker;
 use super::output::PluginOutput;
 use super::sandbox::{Limits, Sandbox};
 use super::types::Hook;
 
-/// The linker every plugin is instantiated with: WASI 0.2 (sync, gated by each store's
-/// WasiCtx) and hookinit's imports.
-pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
-    Ok(linker)
-}
-
 /// Checks that `component` fits this host and resolves its imports.
 pub fn prepare(
     engine: &Engine,
-    linker: &Linker<State>,
+    linker: &mut HostLinker,
     component: &Component,
 ) -> Result<PluginPre<State>, String> {
     let info = ComponentInfo::of(engine, component);
     if let Some(why) = info.incompatibility() {
         return Err(why);
     }
+    let linker = linker
+        .for_component(engine, component)
+        .map_err(|e| format!("cannot link host functions: {}", one_line(&e)))?;
     let pre = linker
         .instantiate_pre(component)
         .map_err(|e| link_error(&e))?;

@@ -30,6 +30,7 @@ pub mod engine;
 mod host_api;
 pub mod inspect;
 mod instance;
+mod linker;
 pub mod load;
 mod output;
 mod runtime;

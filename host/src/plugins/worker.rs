@@ -14,6 +14,7 @@ use super::convert::{self, Originals};
 use super::engine;
 use super::host_api::SharedFacts;
 use super::instance::{self, Fault, PluginInstance};
+use super::linker::HostLinker;
 use super::load::{self, Origin};
 use super::runtime::{Reply, Request, StartReport};
 use super::sandbox::{Limits, Sandbox};
@@ -102,7 +103,7 @@ pub fn run(
 impl Worker {
     fn start(&mut self, engine: &Engine, specs: &[PluginSpec]) {
         let cache = Cache::new(Cache::default_dir());
-        let linker = match instance::linker(engine) {
+        let mut linker = match HostLinker::new(engine) {
             Ok(l) => l,
             Err(e) => {
                 let failures = specs
@@ -119,7 +120,7 @@ impl Worker {
         for (i, spec) in specs.iter().enumerate() {
             let started = Instant::now();
             let prepared = load::load(engine, spec, &cache).and_then(|loaded| {
-                let pre = instance::prepare(engine, &linker, &loaded.component)?;
+                let pre = instance::prepare(engine, &mut linker, &loaded.component)?;
                 let sandbox = Sandbox::new(spec)?;
                 Ok((pre, sandbox, loaded.origin))
             });
