@@ -743,8 +743,9 @@ def report(setup: Setup, counts: Counts, args, r: dict, mach: dict, loads: tuple
     add("")
 
     if setup.sizes:
-        add("**Binary size** of the shipped builds (`x86_64-unknown-linux-musl`, static-pie, `dist` profile: "
-            "opt-level s, fat LTO, one codegen unit, stripped; the built-in plugins inside, precompiled)")
+        add("**Binary size** of the shipped builds (`x86_64-unknown-linux-musl`, static without PIE, `dist` "
+            "profile: opt-level s, fat LTO, one codegen unit, stripped, start-up code grouped; the built-in "
+            "plugins inside, precompiled)")
         add("")
         add("| build | size | goal |")
         add("| --- | --- | --- |")

@@ -275,8 +275,11 @@ pub fn static_hookinit() -> &'static Path {
         {
             let bin = PathBuf::from(given);
             let bytes = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-            if let Err(why) = check_static_pie(&bytes) {
-                panic!("{} is not a static-pie executable: {why}", bin.display());
+            if let Err(why) = check_static_executable(&bytes) {
+                panic!(
+                    "{} is not a static, non-PIE executable: {why}",
+                    bin.display()
+                );
             }
             return bin;
         }
@@ -285,7 +288,7 @@ pub fn static_hookinit() -> &'static Path {
         let under_test = PathBuf::from(env!("CARGO_BIN_EXE_hookinit"));
         let bytes =
             std::fs::read(&under_test).unwrap_or_else(|e| panic!("{}: {e}", under_test.display()));
-        if check_static_pie(&bytes).is_ok() {
+        if check_static_executable(&bytes).is_ok() {
             return under_test;
         }
         require("musl-gcc");
@@ -330,8 +333,11 @@ pub fn static_hookinit() -> &'static Path {
         );
         let bin = target_dir.join(MUSL).join("debug").join("hookinit");
         let bytes = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-        if let Err(why) = check_static_pie(&bytes) {
-            panic!("{} is not a static-pie executable: {why}", bin.display());
+        if let Err(why) = check_static_executable(&bytes) {
+            panic!(
+                "{} is not a static, non-PIE executable: {why}",
+                bin.display()
+            );
         }
         bin
     })
@@ -396,11 +402,11 @@ pub fn elf_linking(elf: &[u8]) -> Result<ElfLinking, String> {
     })
 }
 
-/// Checks that `elf` is a static-pie executable: position independent, no program interpreter,
-/// no shared library.
-pub fn check_static_pie(elf: &[u8]) -> Result<(), String> {
+/// Checks that `elf` is what hookinit ships: a static executable (no program interpreter, no
+/// shared library) linked without PIE (.cargo/config.toml: no relocations to apply at start).
+pub fn check_static_executable(elf: &[u8]) -> Result<(), String> {
     let linking = elf_linking(elf)?;
-    if linking.is_static() && linking.pie {
+    if linking.is_static() && !linking.pie {
         Ok(())
     } else {
         Err(format!("{linking:?}"))
