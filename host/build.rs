@@ -3,8 +3,8 @@
 //! Every crate under `plugins/builtin/` is built for wasm32-wasip2 by a nested cargo (the
 //! plugins' own workspace and target dir, `plugins/target`, with the outer build's compiler flags
 //! and wrappers cleared), then precompiled with `src/plugins/engine.rs` — the very configuration
-//! the runtime uses — for the build's target triple without CPU-specific features. Both the
-//! component and its precompiled code land in `$OUT_DIR/builtin_plugins.rs`, included by
+//! the runtime uses — for the build's target triple without CPU-specific features. The
+//! precompiled code lands in `$OUT_DIR/builtin_plugins.rs`, included by
 //! `src/plugins/builtin.rs`.
 //!
 //! No crate in `plugins/builtin/`: an empty list, no nested cargo.
@@ -80,31 +80,28 @@ fn main() {
             let wasm = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
             let bytes = std::fs::read(&wasm)
                 .unwrap_or_else(|e| panic!("built-in plugin {name}: {}: {e}", wasm.display()));
-            let cwasm = out_dir.join(format!("{name}.cwasm"));
-            match &engine {
-                Some(engine) => {
-                    let code = engine
+            // One form per plugin: its precompiled code, or (the debugging switch above) the
+            // component, compiled at start. Both would only add to the binary (0.24 MB for two).
+            let (variant, file, contents) = match &engine {
+                Some(engine) => (
+                    "Precompiled",
+                    out_dir.join(format!("{name}.cwasm")),
+                    engine
                         .precompile_component(&bytes)
-                        .unwrap_or_else(|e| panic!("built-in plugin {name}: precompile: {e}"));
-                    std::fs::write(&cwasm, code).expect("write .cwasm");
-                }
-                None => std::fs::write(&cwasm, b"").expect("write empty .cwasm"),
-            }
-            // The component itself is embedded only when it is not precompiled (the debugging
-            // switch above): the runtime loads the precompiled code, whose settings are ours, so
-            // a second copy as .wasm would only add to the binary (about 0.24 MB for two plugins).
-            let copy = out_dir.join(format!("{name}.wasm"));
-            let keep_wasm = engine.is_none();
-            std::fs::write(&copy, if keep_wasm { &bytes[..] } else { b"" }).expect("copy .wasm");
-            embedded.push((name.clone(), copy, cwasm));
+                        .unwrap_or_else(|e| panic!("built-in plugin {name}: precompile: {e}")),
+                ),
+                None => ("Component", out_dir.join(format!("{name}.wasm")), bytes),
+            };
+            std::fs::write(&file, contents).expect("write the embedded plugin");
+            embedded.push((name.clone(), variant, file));
         }
     }
 
     let mut code = String::from("static EMBEDDED: &[Embedded] = &[\n");
-    for (name, wasm, cwasm) in &embedded {
+    for (name, variant, file) in &embedded {
         writeln!(
             code,
-            "    Embedded {{ name: {name:?}, wasm: include_bytes!({wasm:?}), cwasm: include_bytes!({cwasm:?}) }},"
+            "    Embedded {{ name: {name:?}, code: Code::{variant}(include_bytes!({file:?})) }},"
         )
         .unwrap();
     }

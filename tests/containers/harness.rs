@@ -274,13 +274,7 @@ pub fn static_hookinit() -> &'static Path {
         if let Some(given) = std::env::var_os("HOOKINIT_TEST_STATIC_BIN").filter(|p| !p.is_empty())
         {
             let bin = PathBuf::from(given);
-            let bytes = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-            if let Err(why) = check_static_executable(&bytes) {
-                panic!(
-                    "{} is not a static, non-PIE executable: {why}",
-                    bin.display()
-                );
-            }
+            require_static_executable(&bin);
             return bin;
         }
         // `cargo test --target x86_64-unknown-linux-musl` (what .ci/run does) builds the binary
@@ -332,13 +326,7 @@ pub fn static_hookinit() -> &'static Path {
             started.elapsed().as_secs_f64()
         );
         let bin = target_dir.join(MUSL).join("debug").join("hookinit");
-        let bytes = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-        if let Err(why) = check_static_executable(&bytes) {
-            panic!(
-                "{} is not a static, non-PIE executable: {why}",
-                bin.display()
-            );
-        }
+        require_static_executable(&bin);
         bin
     })
 }
@@ -400,6 +388,17 @@ pub fn elf_linking(elf: &[u8]) -> Result<ElfLinking, String> {
         interpreter,
         needs_libraries,
     })
+}
+
+/// Panics unless `bin` is what hookinit ships (see [`check_static_executable`]).
+fn require_static_executable(bin: &Path) {
+    let bytes = std::fs::read(bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    if let Err(why) = check_static_executable(&bytes) {
+        panic!(
+            "{} is not a static, non-PIE executable: {why}",
+            bin.display()
+        );
+    }
 }
 
 /// Checks that `elf` is what hookinit ships: a static executable (no program interpreter, no

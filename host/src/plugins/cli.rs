@@ -228,14 +228,13 @@ fn list() -> Result<i32, String> {
         println!("no built-in plugins in this build");
     }
     for e in builtin::all() {
-        if e.cwasm.is_empty() {
-            println!(
-                "{:<10} {:>8} bytes, compiled at start",
-                e.name,
-                e.wasm.len()
-            );
-        } else {
-            println!("{:<10} {:>8} bytes precompiled", e.name, e.cwasm.len());
+        match e.code {
+            builtin::Code::Precompiled(c) => {
+                println!("{:<10} {:>8} bytes precompiled", e.name, c.len())
+            }
+            builtin::Code::Component(c) => {
+                println!("{:<10} {:>8} bytes, compiled at start", e.name, c.len())
+            }
         }
     }
     Ok(0)

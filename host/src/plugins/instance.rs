@@ -26,7 +26,7 @@ pub fn prepare(
         return Err(why);
     }
     let linker = linker
-        .for_component(engine, component)
+        .with_imports(info.imports.iter().map(String::as_str))
         .map_err(|e| format!("cannot link host functions: {}", one_line(&e)))?;
     let pre = linker
         .instantiate_pre(component)

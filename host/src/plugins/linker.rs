@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 
 use wasmtime::Engine;
-use wasmtime::component::{Component, HasData, Linker, ResourceTable};
+use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::WasiView;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
@@ -138,14 +138,14 @@ impl HostLinker {
         })
     }
 
-    /// The linker, with every WASI interface `component` imports added; imports that are not
-    /// WASI 0.2 are left for instantiation to report.
-    pub fn for_component(
+    /// The linker, with every WASI interface among `imports` (a component's import names, as
+    /// `ComponentInfo` lists them) added; imports that are not WASI 0.2 are left for
+    /// instantiation to report.
+    pub fn with_imports<'a>(
         &mut self,
-        engine: &Engine,
-        component: &Component,
+        imports: impl IntoIterator<Item = &'a str>,
     ) -> wasmtime::Result<&Linker<State>> {
-        for (name, _) in component.component_type().imports(engine) {
+        for name in imports {
             let interface = name.split('@').next().unwrap_or(name);
             if let Some(&(known, add)) = WASI.iter().find(|(n, _)| *n == interface)
                 && self.added.insert(known)

@@ -34,10 +34,9 @@ pub fn load(engine: &Engine, spec: &PluginSpec, cache: &Cache) -> Result<Loaded,
             let embedded = builtin::find(b.name()).ok_or_else(|| {
                 format!("built-in plugin {} is not embedded in this build", b.name())
             })?;
-            let origin = if embedded.cwasm.is_empty() {
-                Origin::Compiled
-            } else {
-                Origin::Embedded
+            let origin = match embedded.code {
+                builtin::Code::Precompiled(_) => Origin::Embedded,
+                builtin::Code::Component(_) => Origin::Compiled,
             };
             return Ok(Loaded {
                 component: embedded.load(engine)?,
