@@ -741,10 +741,10 @@ fn has(f: &Finished, needle: &str) -> bool {
     f.stderr.iter().any(|l| l.contains(needle))
 }
 
-/// Whether the shell's trace (stderr without hookinit's own lines) has `needle`. hookinit's
-/// "started main process" line may land in the middle of the first trace line (the shell
-/// writes its PS4 and the command separately), so hookinit's lines are cut out wherever they
-/// start.
+/// Whether the shell's trace (stderr without hookinit's own lines) has `needle`. A line that
+/// hookinit writes while the main process runs (a plugin's output, say) may land in the middle
+/// of a trace line (the shell writes its PS4 and the command separately), so hookinit's lines
+/// are cut out wherever they start.
 fn traced(f: &Finished, needle: &str) -> bool {
     let mut text = f.stderr.join("\n");
     text.push('\n');
@@ -860,7 +860,7 @@ fn verbose_posix_sh_script_runs_as_sh_x() {
         "{}",
         f.stderr_text()
     );
-    assert!(has(&f, "started main process") && has(&f, &format!("/bin/sh -x {s}")));
+    assert!(has(&f, &format!("starting main process: /bin/sh -x {s}")));
     assert!(
         traced(&f, &format!("+ {s}: echo posix")) || traced(&f, &format!("+ {s}:2: echo posix")),
         "{}",

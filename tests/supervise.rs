@@ -325,7 +325,7 @@ fn verbosity_from_the_environment_shows_the_lifecycle() {
     assert_eq!(done.code(), 0);
     let log = done.stderr_text();
     assert!(log.contains("plan: signals to the main process"), "{log}");
-    assert!(log.contains("started main process"), "{log}");
+    assert!(log.contains("starting main process: true"), "{log}");
     assert!(log.contains("exiting with status 0"), "{log}");
     // Quiet by default, like tini.
     let done = run(Mode::Plain, &["--", "true"]);

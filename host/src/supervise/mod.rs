@@ -166,9 +166,12 @@ impl Supervisor {
 
     fn spawn_and_wait(&mut self, command: &MainCommand) -> Outcome {
         let program = command.display_program();
+        // Logged before the fork: once exec has happened, the child writes to the same stderr, and
+        // a line of ours could land inside its first line (a shell writes `+ ` and the traced
+        // command separately). The pid is in the line that reports how the process ended.
+        crate::info!("starting main process: {}", argv_for_log(command));
         match spawn::spawn(command, self.signals.child_restore()) {
             Ok(main) => {
-                crate::info!("started main process {main}: {}", argv_for_log(command));
                 if let Some(plugins) = &self.hooks.plugins {
                     plugins.request(Request::SetMainPid(main.as_raw() as u32));
                 }
