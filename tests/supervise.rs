@@ -89,15 +89,18 @@ fn signals_are_forwarded_to_the_main_process() {
 #[test]
 fn real_time_signals_are_forwarded() {
     // By number: SIGRTMIN differs between glibc (Python's) and musl (possibly this test's).
-    let script = r#"
+    let script = format!(
+        r#"
 import signal, sys
 rt = 40
 signal.signal(rt, lambda n, f: (print("rt", flush=True), sys.exit(0)))
+{PY_WAIT_FOR_SIGNALS}
 print("ready", flush=True)
-while True: signal.pause()
-"#;
+wait_for_signals()
+"#
+    );
     let mut r = start(
-        command(Mode::Pid1, &["--", PYTHON, "-c", script]),
+        command(Mode::Pid1, &["--", PYTHON, "-c", &script]),
         Mode::Pid1,
     );
     r.expect_stdout("ready");

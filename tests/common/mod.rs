@@ -220,6 +220,21 @@ pub fn run(mode: Mode, args: &[&str]) -> Finished {
     start(command(mode, args), mode).wait()
 }
 
+/// Python that defines `wait_for_signals()`, a loop that lets the Python signal handlers run and
+/// never returns on its own. Not `signal.pause()`: a signal that arrives after the interpreter
+/// last checked for pending handlers but before pause() blocks has already run its C handler,
+/// so pause() sleeps on with the Python handler never run (seen as a rare hang). Every signal
+/// writes a byte to the wakeup pipe, so the blocking read returns however late the signal came.
+pub const PY_WAIT_FOR_SIGNALS: &str = r#"
+import os as _os, signal as _signal
+def wait_for_signals():
+    r, w = _os.pipe()
+    _os.set_blocking(w, False)
+    _signal.set_wakeup_fd(w)
+    while True:
+        _os.read(r, 512)
+"#;
+
 /// A Python child that prints the name of every signal in `names` it receives, after "ready".
 /// It exits 0 on SIGUSR2 unless USR2 is being watched, in which case it exits on SIGALRM.
 pub fn signal_printer(names: &[&str]) -> String {
@@ -238,9 +253,9 @@ for s in watched:
     signal.signal(s, show)
 stopper = signal.SIGALRM if signal.SIGUSR2 in watched else signal.SIGUSR2
 signal.signal(stopper, lambda n, f: sys.exit(0))
+{PY_WAIT_FOR_SIGNALS}
 print("ready", os.getpid(), os.getpgrp(), flush=True)
-while True:
-    signal.pause()
+wait_for_signals()
 "#
     )
 }
