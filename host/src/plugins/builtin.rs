@@ -1,6 +1,7 @@
 //! The built-in plugins, embedded in the binary by `host/build.rs`: every crate under
-//! `plugins/builtin/`, precompiled with the runtime's engine configuration (`.cwasm`). Loading
-//! one costs a deserialization (well under a millisecond), not a compilation.
+//! `plugins/builtin/`, precompiled with the runtime's engine configuration (`.cwasm`) and
+//! zstd-compressed. Loading one costs a decompression and a deserialization (well under a
+//! millisecond together), not a compilation.
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -14,8 +15,10 @@ pub struct Embedded {
 
 /// What build.rs embedded for a plugin.
 pub enum Code {
-    /// Precompiled for the target's baseline CPU (`.cwasm`): what every normal build embeds.
-    Precompiled(&'static [u8]),
+    /// Precompiled for the target's baseline CPU (`.cwasm`), compressed with zstd: what every
+    /// normal build embeds. Native code compresses to about a third, and the binary's size is
+    /// what images pay for; `size` is the `.cwasm`'s own.
+    Precompiled { zstd: &'static [u8], size: usize },
     /// The component itself (`.wasm`), compiled at start: builds told not to precompile
     /// (`HOOKINIT_PRECOMPILE=0`, for debugging build.rs).
     Component(&'static [u8]),
@@ -43,8 +46,14 @@ impl Embedded {
         match self.code {
             // SAFETY: produced by our own build script with our engine configuration, embedded
             // in the binary; wasmtime checks version and settings before using it.
-            Code::Precompiled(cwasm) => {
-                unsafe { Component::deserialize(engine, cwasm) }.map_err(|e| {
+            Code::Precompiled { zstd, size } => {
+                let cwasm = zstd::bulk::decompress(zstd, size).map_err(|e| {
+                    format!(
+                        "its embedded precompiled code does not decompress ({e}); this build is \
+                         broken: rebuild hookinit"
+                    )
+                })?;
+                unsafe { Component::deserialize(engine, &cwasm) }.map_err(|e| {
                     format!(
                         "its precompiled code does not fit this hookinit ({e}); this build is \
                          inconsistent: rebuild hookinit"

@@ -229,9 +229,12 @@ fn list() -> Result<i32, String> {
     }
     for e in builtin::all() {
         match e.code {
-            builtin::Code::Precompiled(c) => {
-                println!("{:<10} {:>8} bytes precompiled", e.name, c.len())
-            }
+            builtin::Code::Precompiled { zstd, size } => println!(
+                "{:<10} {:>8} bytes precompiled ({} compressed)",
+                e.name,
+                size,
+                zstd.len()
+            ),
             builtin::Code::Component(c) => {
                 println!("{:<10} {:>8} bytes, compiled at start", e.name, c.len())
             }
