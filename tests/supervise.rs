@@ -71,7 +71,10 @@ fn non_executable_program_is_126() {
 
 #[test]
 fn signals_are_forwarded_to_the_main_process() {
-    let names = ["TERM", "INT", "HUP", "QUIT", "USR1", "WINCH", "USR2"];
+    // PIPE too: one someone sends is forwarded (only those hookinit's own writes raise are not).
+    let names = [
+        "TERM", "INT", "HUP", "QUIT", "USR1", "WINCH", "PIPE", "USR2",
+    ];
     for mode in MODES {
         let printer = signal_printer(&names);
         let mut r = start(command(mode, &["--", PYTHON, "-c", &printer]), mode);
@@ -300,7 +303,29 @@ fn signo(name: &str) -> i32 {
         "USR1" => libc::SIGUSR1,
         "USR2" => libc::SIGUSR2,
         "WINCH" => libc::SIGWINCH,
+        "PIPE" => libc::SIGPIPE,
         other => panic!("unknown signal {other}"),
+    }
+}
+
+#[test]
+fn a_log_reader_that_went_away_changes_nothing() {
+    // stderr is a pipe nobody reads any more (a log collector that died): every line hookinit
+    // writes fails with EPIPE and raises SIGPIPE in hookinit. It used to forward that SIGPIPE
+    // (killing the main process: 141) and, logging the forward, raise the next one, for ever,
+    // without reaping. Verbosity 2 logs every step, a forwarded signal included.
+    let printer = signal_printer(&["USR1"]);
+    for mode in MODES {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut cmd = command(mode, &["--", PYTHON, "-c", &printer]);
+        cmd.env("HOOKINIT_VERBOSITY", "2");
+        let mut r = start_with_stderr(cmd, mode, writer.into());
+        r.expect_stdout("ready");
+        r.signal(libc::SIGUSR1);
+        r.expect_stdout("SIGUSR1");
+        r.signal(libc::SIGUSR2); // ends the printer with status 0
+        assert_eq!(r.wait().code(), 0, "{mode:?}");
     }
 }
 

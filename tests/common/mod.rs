@@ -65,13 +65,22 @@ pub struct Running {
     pub stderr_seen: Vec<String>,
 }
 
-pub fn start(mut cmd: Command, mode: Mode) -> Running {
+pub fn start(cmd: Command, mode: Mode) -> Running {
+    start_with_stderr(cmd, mode, Stdio::piped())
+}
+
+/// [`start`] with hookinit's stderr going to `stderr` (then no stderr lines are seen unless it
+/// is piped).
+pub fn start_with_stderr(mut cmd: Command, mode: Mode, stderr: Stdio) -> Running {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(stderr);
     let mut child = cmd.spawn().expect("spawn hookinit");
     let stdout = lines(child.stdout.take().unwrap());
-    let stderr = lines_err(child.stderr.take().unwrap());
+    let stderr = match child.stderr.take() {
+        Some(err) => lines_err(err),
+        None => channel().1,
+    };
     Running {
         child,
         mode,

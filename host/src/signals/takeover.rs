@@ -26,6 +26,7 @@ pub const SYNCHRONOUS: [Signal; 6] = [
 
 /// What PID 1 changed, kept so that the main process starts with the state hookinit was given.
 pub struct SignalSetup {
+    own_pid: u32,
     original_mask: SigSet,
     original_ttin: SigAction,
     original_ttou: SigAction,
@@ -54,6 +55,7 @@ impl SignalSetup {
         let original_ttou = unsafe { sigaction(Signal::SIGTTOU, &ignore)? };
         let fd = SignalFd::with_flags(&blocked, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
         Ok(SignalSetup {
+            own_pid: std::process::id(),
             original_mask,
             original_ttin,
             original_ttou,
@@ -66,16 +68,30 @@ impl SignalSetup {
     }
 
     /// Reads one pending signal number, if any. Real-time signals come through as their numbers,
-    /// which is why this is not a `nix::Signal`.
+    /// which is why this is not a `nix::Signal`. Signals hookinit caused itself are dropped.
     pub fn read_pending(&mut self) -> Option<i32> {
         loop {
             match self.fd.read_signal() {
+                Ok(Some(info)) if self.self_inflicted(&info) => continue,
                 Ok(Some(info)) => return Some(info.ssi_signo as i32),
                 Ok(None) => return None,
                 Err(Errno::EINTR) => continue,
                 Err(_) => return None,
             }
         }
+    }
+
+    /// SIGPIPE (a log line written to a closed pipe: the log reader went away) or SIGXFSZ (an
+    /// unpacked file past RLIMIT_FSIZE) raised by hookinit's own write. Blocked, it would be
+    /// forwarded and kill the main process; and logging the forward raised the next SIGPIPE, a
+    /// loop that starved SIGCHLD (found with `hookinit -v 2>&1 | head -1`). The write's error is
+    /// enough. The kernel sends these as SI_USER from the writer's own pid; hookinit never sends
+    /// itself either, and one sent by anyone else still carries the sender's pid (or 0).
+    fn self_inflicted(&self, info: &libc::signalfd_siginfo) -> bool {
+        let signo = info.ssi_signo as i32;
+        (signo == libc::SIGPIPE || signo == libc::SIGXFSZ)
+            && info.ssi_code == libc::SI_USER
+            && info.ssi_pid == self.own_pid
     }
 
     /// The state to give back to the main process in its child.
