@@ -579,7 +579,7 @@ def find_inits() -> dict[str, Path]:
     return found
 
 
-def versions(hookinit: Path, inits: dict[str, Path]) -> dict[str, str]:
+def versions(hookinit: Path, build_kind: str, inits: dict[str, Path]) -> dict[str, str]:
     out = {}
     for name, path in inits.items():
         p = run(["dpkg-query", "-W", "-f", "${Version}", name], capture_output=True)
@@ -590,7 +590,8 @@ def versions(hookinit: Path, inits: dict[str, Path]) -> dict[str, str]:
             link = "static" if ldd.returncode != 0 or "not a dynamic" in ldd.stdout + ldd.stderr else "dynamic, glibc"
         out[name] = f"{v or '?'} ({link}, {path.stat().st_size // 1024} KiB)"
     rev = run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True).stdout.strip()
-    out["hookinit"] = f"{rev or '?'} (release, {hookinit.stat().st_size // 1024} KiB)"
+    where = f"{hookinit}, " if build_kind == "given binary" else ""
+    out["hookinit"] = f"{rev or '?'} ({build_kind}, {where}{hookinit.stat().st_size // 1024} KiB)"
     return out
 
 
@@ -744,8 +745,8 @@ def report(setup: Setup, counts: Counts, args, r: dict, mach: dict, loads: tuple
 
     if setup.sizes:
         add("**Binary size** of the shipped builds (`x86_64-unknown-linux-musl`, static without PIE, `dist` "
-            "profile: opt-level s, fat LTO, one codegen unit, stripped, start-up code grouped; the built-in "
-            "plugins inside, precompiled)")
+            "profile: opt-level s (z for Cranelift), fat LTO, one codegen unit, stripped, start-up code "
+            "grouped; the built-in plugins inside, precompiled and LZ4-compressed)")
         add("")
         add("| build | size | goal |")
         add("| --- | --- | --- |")
@@ -964,7 +965,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a smoke run (well under a minute): few iterations; does not touch docs/ unless --write")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the iteration counts (e.g. 5 for a careful run on a quiet machine)")
     ap.add_argument("--hookinit", type=Path, help="benchmark this hookinit binary instead of building one")
-    ap.add_argument("--dist", action="store_true", help="also build and measure the shipped binary: cargo build --profile dist --target x86_64-unknown-linux-musl")
+    ap.add_argument("--dist", action="store_true", help="measure the shipped binary (cargo build --profile dist --target x86_64-unknown-linux-musl) as hookinit instead of the release build, and the build without the compiler beside it; sizes too")
     ap.add_argument("--compare", action="append", default=[], metavar="LABEL=PATH", help="also measure this hookinit binary, as column `hookinit LABEL` (repeatable; e.g. a patched build)")
     ap.add_argument("--write", action="store_true", help="rewrite docs/benchmarks.md even with --quick")
     ap.add_argument("--no-write", action="store_true", help="print the results only")
@@ -990,16 +991,26 @@ def main() -> None:
     load0 = os.getloadavg()[0]
 
     inits = find_inits()
-    hookinit = args.hookinit.resolve() if args.hookinit else build_hookinit()
+    target_dir = cargo_target_dir()
+    # With --dist the shipped static build is `hookinit`, so that the hookinit-only rows
+    # (verbose, plugins, fstree) measure what users run; the release build is not built then.
+    dist = None
+    if args.hookinit:
+        hookinit, build_kind = args.hookinit.resolve(), "given binary"
+    elif args.dist:
+        dist = build_dist(target_dir / "bench" / "hookinit-dist", False)
+        hookinit, build_kind = dist, "dist: static, musl"
+    else:
+        hookinit, build_kind = build_hookinit(), "release"
     if not os.access(hookinit, os.X_OK):
         die(f"{hookinit} is not executable")
-    target_dir = cargo_target_dir()
     probe = build_probe(target_dir / "bench")
     others = []
     compared = []
     lean = None
     if args.dist:
-        compared.append(("dist", build_dist(target_dir / "bench" / "hookinit-dist", False)))
+        if dist is None:
+            compared.append(("dist", build_dist(target_dir / "bench" / "hookinit-dist", False)))
         lean = build_dist(target_dir / "bench" / "hookinit-dist-no-compiler", True)
         compared.append(("dist, no compiler", lean))
     for spec in args.compare:
@@ -1025,11 +1036,9 @@ def main() -> None:
             Variant("catatonit", [str(inits["catatonit"]), "--"], env, [str(inits["catatonit"]), "--"]),
         ],
     )
-    setup.versions = versions(hookinit, inits)
+    setup.versions = versions(hookinit, build_kind, inits)
     for label, path in compared:
         setup.versions[f"hookinit {label}"] = f"{path} ({describe_binary(path)})"
-    if args.hookinit:
-        setup.versions["hookinit"] = f"given binary {hookinit} ({hookinit.stat().st_size // 1024} KiB)"
     if Path("/etc/hookinit.toml").exists():
         setup.notes.append("/etc/hookinit.toml exists on this machine and was read by hookinit on every run")
 
@@ -1042,7 +1051,7 @@ def main() -> None:
             hookinit_plugin_runtime(setup, scratch, args.quick)
         if lean:
             check_no_compiler(setup, lean, scratch)
-        setup.sizes = [(label, path) for label, path in compared]
+        setup.sizes = ([("dist", dist)] if dist else []) + compared
         variants = setup.inits + setup.extras
         if not args.no_nice:
             os.setpriority(os.PRIO_PROCESS, 0, -20)  # inherited by every init measured

@@ -82,19 +82,21 @@ fn main() {
                 .unwrap_or_else(|e| panic!("built-in plugin {name}: {}: {e}", wasm.display()));
             // One form per plugin: its precompiled code, or (the debugging switch above) the
             // component, compiled at start. Both would only add to the binary (0.24 MB for two).
-            // Precompiled code is zstd-compressed (level 19: 810 -> 270 KB for the two of today;
-            // decompressing is fast at any level).
+            // Precompiled code is LZ4-compressed in high-compression mode: 810 -> 350 KB for the
+            // two of today. zstd -19 would make 270 KB but decompress at ~0.5 GB/s, 0.8 ms on
+            // every DEBUG=verbose start; LZ4 decompresses in ~0.1 ms (docs/benchmarks.md).
             let code = match &engine {
                 Some(engine) => {
                     let cwasm = engine
                         .precompile_component(&bytes)
                         .unwrap_or_else(|e| panic!("built-in plugin {name}: precompile: {e}"));
-                    let file = out_dir.join(format!("{name}.cwasm.zst"));
-                    let compressed = zstd::bulk::compress(&cwasm, 19)
+                    let file = out_dir.join(format!("{name}.cwasm.lz4"));
+                    let mode = lz4::block::CompressionMode::HIGHCOMPRESSION(12);
+                    let compressed = lz4::block::compress(&cwasm, Some(mode), false)
                         .unwrap_or_else(|e| panic!("built-in plugin {name}: compress: {e}"));
                     std::fs::write(&file, compressed).expect("write the embedded plugin");
                     format!(
-                        "Code::Precompiled {{ zstd: include_bytes!({file:?}), size: {} }}",
+                        "Code::Precompiled {{ lz4: include_bytes!({file:?}), size: {} }}",
                         cwasm.len()
                     )
                 }

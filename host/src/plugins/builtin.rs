@@ -1,6 +1,6 @@
 //! The built-in plugins, embedded in the binary by `host/build.rs`: every crate under
 //! `plugins/builtin/`, precompiled with the runtime's engine configuration (`.cwasm`) and
-//! zstd-compressed. Loading one costs a decompression and a deserialization (well under a
+//! LZ4-compressed. Loading one costs a decompression and a deserialization (well under a
 //! millisecond together), not a compilation.
 
 use wasmtime::Engine;
@@ -15,10 +15,10 @@ pub struct Embedded {
 
 /// What build.rs embedded for a plugin.
 pub enum Code {
-    /// Precompiled for the target's baseline CPU (`.cwasm`), compressed with zstd: what every
-    /// normal build embeds. Native code compresses to about a third, and the binary's size is
-    /// what images pay for; `size` is the `.cwasm`'s own.
-    Precompiled { zstd: &'static [u8], size: usize },
+    /// Precompiled for the target's baseline CPU (`.cwasm`), LZ4-compressed: what every normal
+    /// build embeds. Native code compresses to less than half, and the binary's size is what
+    /// images pay for; `size` is the `.cwasm`'s own.
+    Precompiled { lz4: &'static [u8], size: usize },
     /// The component itself (`.wasm`), compiled at start: builds told not to precompile
     /// (`HOOKINIT_PRECOMPILE=0`, for debugging build.rs).
     Component(&'static [u8]),
@@ -46,8 +46,8 @@ impl Embedded {
         match self.code {
             // SAFETY: produced by our own build script with our engine configuration, embedded
             // in the binary; wasmtime checks version and settings before using it.
-            Code::Precompiled { zstd, size } => {
-                let cwasm = zstd::bulk::decompress(zstd, size).map_err(|e| {
+            Code::Precompiled { lz4, size } => {
+                let cwasm = lz4_flex::block::decompress(lz4, size).map_err(|e| {
                     format!(
                         "its embedded precompiled code does not decompress ({e}); this build is \
                          broken: rebuild hookinit"

@@ -229,11 +229,11 @@ fn list() -> Result<i32, String> {
     }
     for e in builtin::all() {
         match e.code {
-            builtin::Code::Precompiled { zstd, size } => println!(
+            builtin::Code::Precompiled { lz4, size } => println!(
                 "{:<10} {:>8} bytes precompiled ({} compressed)",
                 e.name,
                 size,
-                zstd.len()
+                lz4.len()
             ),
             builtin::Code::Component(c) => {
                 println!("{:<10} {:>8} bytes, compiled at start", e.name, c.len())
