@@ -84,9 +84,10 @@ impl SignalSetup {
     /// SIGPIPE (a log line written to a closed pipe: the log reader went away) or SIGXFSZ (an
     /// unpacked file past RLIMIT_FSIZE) raised by hookinit's own write. Blocked, it would be
     /// forwarded and kill the main process; and logging the forward raised the next SIGPIPE, a
-    /// loop that starved SIGCHLD (found with `hookinit -v 2>&1 | head -1`). The write's error is
-    /// enough. The kernel sends these as SI_USER from the writer's own pid; hookinit never sends
-    /// itself either, and one sent by anyone else still carries the sender's pid (or 0).
+    /// loop that starved SIGCHLD (found with `DEBUG=verbose hookinit -- CMD 2>&1 | head`). The
+    /// write's error is enough. The kernel sends these as SI_USER from the writer's own pid;
+    /// hookinit never sends itself either, and one sent by anyone else carries the sender's pid
+    /// (or 0 from outside the namespace).
     fn self_inflicted(&self, info: &libc::signalfd_siginfo) -> bool {
         let signo = info.ssi_signo as i32;
         (signo == libc::SIGPIPE || signo == libc::SIGXFSZ)
