@@ -238,7 +238,12 @@ fn broken_plugins_at_start_are_reported_and_the_container_runs() {
 
 #[test]
 fn sigguard_drops_what_the_main_process_does_not_catch() {
-    let printer = signal_printer(&["USR1"]);
+    // SIGHUP at its default: a runner started under nohup would hand down SIG_IGN, which the
+    // main process inherits, and sigguard rightly forwards what the process ignores anyway.
+    let printer = format!(
+        "import signal\nsignal.signal(signal.SIGHUP, signal.SIG_DFL)\n{}",
+        signal_printer(&["USR1"])
+    );
     let debug = format!("plugin={}", wasm("sigguard"));
     let mut r = start(
         with_debug(Mode::Pid1, &debug, &["-v", "--", PYTHON, "-c", &printer]),
