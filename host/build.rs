@@ -85,7 +85,7 @@ fn main() {
             // Precompiled code is LZ4-compressed in high-compression mode: 810 -> 350 KB for the
             // two of today. zstd -19 would make 270 KB but decompress at ~0.5 GB/s, 0.8 ms on
             // every DEBUG=verbose start; LZ4 decompresses in ~0.1 ms (docs/benchmarks.md).
-            let code = match &engine {
+            let (file, contents, code) = match &engine {
                 Some(engine) => {
                     let cwasm = engine
                         .precompile_component(&bytes)
@@ -94,18 +94,19 @@ fn main() {
                     let mode = lz4::block::CompressionMode::HIGHCOMPRESSION(12);
                     let compressed = lz4::block::compress(&cwasm, Some(mode), false)
                         .unwrap_or_else(|e| panic!("built-in plugin {name}: compress: {e}"));
-                    std::fs::write(&file, compressed).expect("write the embedded plugin");
-                    format!(
+                    let code = format!(
                         "Code::Precompiled {{ lz4: include_bytes!({file:?}), size: {} }}",
                         cwasm.len()
-                    )
+                    );
+                    (file, compressed, code)
                 }
                 None => {
                     let file = out_dir.join(format!("{name}.wasm"));
-                    std::fs::write(&file, bytes).expect("write the embedded plugin");
-                    format!("Code::Component(include_bytes!({file:?}))")
+                    let code = format!("Code::Component(include_bytes!({file:?}))");
+                    (file, bytes, code)
                 }
             };
+            std::fs::write(&file, contents).expect("write the embedded plugin");
             embedded.push((name.clone(), code));
         }
     }

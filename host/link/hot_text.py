@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates host/link/hot-text.ld: the functions hookinit runs on every start, placed side by
+r"""Regenerates host/link/hot-text.ld: the functions hookinit runs on every start, placed side by
 side at the front of its code.
 
 Why: in a 13 MB binary the few hundred functions an init runs (start, spawn, signal forwarding,
@@ -22,8 +22,8 @@ already in the list are kept (`--fresh` drops them), numeric suffixes are wildca
 shipped builds should be given:
 
     cargo build --profile dist --target x86_64-unknown-linux-musl -p hookinit \
-        --config 'profile.dist.strip=false'       # then again with --no-default-features,
-                                                  # copying each binary aside
+        --config 'profile.dist.strip=false'
+    # copy the binary aside, then build and copy again with --no-default-features
     python3 host/link/hot_text.py /tmp/hookinit-full /tmp/hookinit-no-compiler
 """
 
@@ -69,6 +69,11 @@ def executed(outdir):
     return names
 
 
+def without_local_number(name):
+    """LLVM's per-build number of a local symbol (`kind.2133`) as a wildcard."""
+    return re.sub(r"\.\d+$", "*", name)
+
+
 def pattern(symbol):
     """The input section of a Rust function, as a hash-free pattern; None for anything else."""
     if symbol.startswith("_ZN"):
@@ -78,8 +83,7 @@ def pattern(symbol):
         symbol = re.sub(r"Cs[0-9A-Za-z]+_", "Cs*_", symbol)
     else:
         return None
-    # LLVM's per-build number of a local symbol (`kind.2133`).
-    symbol = re.sub(r"\.\d+$", "*", symbol)
+    symbol = without_local_number(symbol)
     # `$` and `.` are literal in section names but `$` is not allowed unquoted in ld scripts,
     # and quoting disables wildcards: `?` stands for it.
     return ".text." + symbol.replace("$", "?")
@@ -93,7 +97,7 @@ def listed():
     except FileNotFoundError:
         return set()
     found = re.findall(r"^\s+\*\((\.text\.[^)]+)\)$", text, re.M)
-    return {re.sub(r"\.\d+$", "*", p) for p in found}
+    return {without_local_number(p) for p in found}
 
 
 def main():

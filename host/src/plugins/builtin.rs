@@ -44,8 +44,6 @@ impl Embedded {
     /// this build, reported as such.
     pub fn load(&self, engine: &Engine) -> Result<Component, String> {
         match self.code {
-            // SAFETY: produced by our own build script with our engine configuration, embedded
-            // in the binary; wasmtime checks version and settings before using it.
             Code::Precompiled { lz4, size } => {
                 let cwasm = lz4_flex::block::decompress(lz4, size).map_err(|e| {
                     format!(
@@ -53,6 +51,8 @@ impl Embedded {
                          broken: rebuild hookinit"
                     )
                 })?;
+                // SAFETY: produced by our own build script with our engine configuration,
+                // embedded in the binary; wasmtime checks version and settings before using it.
                 unsafe { Component::deserialize(engine, &cwasm) }.map_err(|e| {
                     format!(
                         "its precompiled code does not fit this hookinit ({e}); this build is \
