@@ -43,7 +43,17 @@ fn main() {
         let script = manifest_dir.join("link/hot-text.ld");
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
         println!("cargo:rerun-if-changed={}", script.display());
+        // Where each function landed, for link/hot_text.py: the map of the very build that
+        // ships (an unstripped build is not the same code: the profile is in every symbol hash,
+        // and LLVM's choices follow the names).
+        if let Some(map) = std::env::var_os("HOOKINIT_LINK_MAP") {
+            println!(
+                "cargo:rustc-link-arg-bins=-Wl,-Map={}",
+                Path::new(&map).display()
+            );
+        }
     }
+    println!("cargo:rerun-if-env-changed=HOOKINIT_LINK_MAP");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/plugins/engine.rs");
     println!("cargo:rerun-if-env-changed=HOOKINIT_BUILTIN_PLUGINS");
