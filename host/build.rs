@@ -92,23 +92,18 @@ fn main() {
                 .unwrap_or_else(|e| panic!("built-in plugin {name}: {}: {e}", wasm.display()));
             // One form per plugin: its precompiled code, or (the debugging switch above) the
             // component, compiled at start. Both would only add to the binary (0.24 MB for two).
-            // Precompiled code is LZ4-compressed in high-compression mode: 810 -> 350 KB for the
-            // two of today. zstd -19 would make 270 KB but decompress at ~0.5 GB/s, 0.8 ms on
-            // every DEBUG=verbose start; LZ4 decompresses in ~0.1 ms (docs/benchmarks.md).
+            // Precompiled code is embedded as it is: compressed (LZ4, 760 -> 335 KB for the two
+            // of today) it cost every DEBUG=verbose start a decompression into a fresh buffer,
+            // about 0.5 ms of the 3 ms budget with its page faults (docs/benchmarks.md), and
+            // wasmtime copies the code into its own mapping either way.
             let (file, contents, code) = match &engine {
                 Some(engine) => {
                     let cwasm = engine
                         .precompile_component(&bytes)
                         .unwrap_or_else(|e| panic!("built-in plugin {name}: precompile: {e}"));
-                    let file = out_dir.join(format!("{name}.cwasm.lz4"));
-                    let mode = lz4::block::CompressionMode::HIGHCOMPRESSION(12);
-                    let compressed = lz4::block::compress(&cwasm, Some(mode), false)
-                        .unwrap_or_else(|e| panic!("built-in plugin {name}: compress: {e}"));
-                    let code = format!(
-                        "Code::Precompiled {{ lz4: include_bytes!({file:?}), size: {} }}",
-                        cwasm.len()
-                    );
-                    (file, compressed, code)
+                    let file = out_dir.join(format!("{name}.cwasm"));
+                    let code = format!("Code::Precompiled(include_bytes!({file:?}))");
+                    (file, cwasm, code)
                 }
                 None => {
                     let file = out_dir.join(format!("{name}.wasm"));

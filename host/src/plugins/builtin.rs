@@ -1,7 +1,7 @@
 //! The built-in plugins, embedded in the binary by `host/build.rs`: every crate under
-//! `plugins/builtin/`, precompiled with the runtime's engine configuration (`.cwasm`) and
-//! LZ4-compressed. Loading one costs a decompression and a deserialization (well under a
-//! millisecond together), not a compilation.
+//! `plugins/builtin/`, precompiled with the runtime's engine configuration (`.cwasm`). Loading
+//! one costs a deserialization (wasmtime copies the code into a mapping of its own), not a
+//! compilation.
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -15,10 +15,10 @@ pub struct Embedded {
 
 /// What build.rs embedded for a plugin.
 pub enum Code {
-    /// Precompiled for the target's baseline CPU (`.cwasm`), LZ4-compressed: what every normal
-    /// build embeds. Native code compresses to less than half, and the binary's size is what
-    /// images pay for; `size` is the `.cwasm`'s own.
-    Precompiled { lz4: &'static [u8], size: usize },
+    /// Precompiled for the target's baseline CPU (`.cwasm`): what every normal build embeds.
+    /// Not compressed: unpacking it cost every start that uses the plugin more than the bytes
+    /// it saved were worth (see build.rs).
+    Precompiled(&'static [u8]),
     /// The component itself (`.wasm`), compiled at start: builds told not to precompile
     /// (`HOOKINIT_PRECOMPILE=0`, for debugging build.rs).
     Component(&'static [u8]),
@@ -44,16 +44,10 @@ impl Embedded {
     /// this build, reported as such.
     pub fn load(&self, engine: &Engine) -> Result<Component, String> {
         match self.code {
-            Code::Precompiled { lz4, size } => {
-                let cwasm = lz4_flex::block::decompress(lz4, size).map_err(|e| {
-                    format!(
-                        "its embedded precompiled code does not decompress ({e}); this build is \
-                         broken: rebuild hookinit"
-                    )
-                })?;
+            Code::Precompiled(cwasm) => {
                 // SAFETY: produced by our own build script with our engine configuration,
                 // embedded in the binary; wasmtime checks version and settings before using it.
-                unsafe { Component::deserialize(engine, &cwasm) }.map_err(|e| {
+                unsafe { Component::deserialize(engine, cwasm) }.map_err(|e| {
                     format!(
                         "its precompiled code does not fit this hookinit ({e}); this build is \
                          inconsistent: rebuild hookinit"

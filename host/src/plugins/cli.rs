@@ -229,12 +229,9 @@ fn list() -> Result<i32, String> {
     }
     for e in builtin::all() {
         match e.code {
-            builtin::Code::Precompiled { lz4, size } => println!(
-                "{:<10} {:>8} bytes precompiled ({} compressed)",
-                e.name,
-                size,
-                lz4.len()
-            ),
+            builtin::Code::Precompiled(cwasm) => {
+                println!("{:<10} {:>8} bytes precompiled", e.name, cwasm.len())
+            }
             builtin::Code::Component(c) => {
                 println!("{:<10} {:>8} bytes, compiled at start", e.name, c.len())
             }

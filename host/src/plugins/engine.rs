@@ -12,6 +12,12 @@
 //! - Epoch interruption: a hook past its deadline is stopped by an epoch increment.
 //! - Linear memories reserve no address space up front (instead of 4 GiB + guard), so plugins
 //!   work under `ulimit -v` and strict overcommit; bounds checks are explicit, which is cheap.
+//! - No native unwind information (`.eh_frame` for the plugins' code): wasmtime's own traps,
+//!   backtraces and host-function panics do not use it, only outside unwinders (debuggers,
+//!   profilers) would; registering it with libunwind was a sixth of a built-in's load time.
+//! - Linear memories initialised by copying the data segments, not copy-on-write from a memfd
+//!   image: each plugin is instantiated once per process, so building the image (memfd, write,
+//!   map) and then copying every page written is pure cost.
 //! - No parallel compilation (no rayon threads in PID 1), no pooling allocator.
 
 use wasmtime::{Config, Engine};
@@ -28,6 +34,8 @@ pub const MAX_WASM_STACK: usize = 512 << 10;
 pub fn config() -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    config.native_unwind_info(false);
+    config.memory_init_cow(false);
     config.memory_reservation(0);
     config.memory_guard_size(MEMORY_GUARD);
     config.memory_reservation_for_growth(MEMORY_GROWTH_RESERVE);
