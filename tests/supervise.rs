@@ -334,15 +334,31 @@ fn parent_death_signal_is_forwarded() {
     // sh starts hookinit -p USR1 in the background and waits; killing sh makes the kernel send
     // USR1 to hookinit, which forwards it to the main process.
     let printer = signal_printer(&["USR1"]);
-    let script = format!("\"{HOOKINIT}\" -p USR1 -- {PYTHON} -c '{printer}' & wait");
+    let script =
+        format!("\"{HOOKINIT}\" -p USR1 -- {PYTHON} -c '{printer}' & echo hookinit=$!; wait");
     let mut cmd = std::process::Command::new("sh");
     cmd.arg("-c")
         .arg(&script)
         .env("HOOKINIT_CONFIG", "/dev/null");
     let mut r = start(cmd, Mode::Plain);
+    let line = r.expect_stdout("hookinit=");
+    let hookinit: i32 = line["hookinit=".len()..]
+        .trim()
+        .parse()
+        .expect("hookinit's pid");
     r.expect_stdout("ready");
     r.signal(libc::SIGKILL); // the shell, hookinit's parent
     r.expect_stdout("SIGUSR1");
+    // hookinit outlived its parent (nobody here waits for it): end it and its main process, and
+    // wait until it has exited (gone, or a zombie of whoever adopted it) so that it does not run
+    // on beside the other tests.
+    // SAFETY: kill(2) on the pid of a process this test started.
+    assert_eq!(unsafe { libc::kill(hookinit, libc::SIGTERM) }, 0);
+    wait_until("the orphaned hookinit to exit", || {
+        let stat = std::fs::read_to_string(format!("/proc/{hookinit}/stat")).unwrap_or_default();
+        let state = stat.rsplit_once(") ").map(|(_, rest)| &rest[..1]);
+        matches!(state, None | Some("Z")).then_some(())
+    });
 }
 
 #[test]

@@ -184,8 +184,20 @@ impl Running {
         self.stderr_seen.extend(self.stderr.iter());
         Finished {
             status,
-            stdout: self.stdout_seen,
-            stderr: self.stderr_seen,
+            stdout: std::mem::take(&mut self.stdout_seen),
+            stderr: std::mem::take(&mut self.stderr_seen),
+        }
+    }
+}
+
+/// A test that fails (or returns) while hookinit still runs must not leave it running for the
+/// rest of the suite: SIGKILL (for `Mode::Pid1` that is unshare, whose `--kill-child` takes the
+/// whole namespace down), then reap.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
