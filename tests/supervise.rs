@@ -355,9 +355,7 @@ fn parent_death_signal_is_forwarded() {
     // SAFETY: kill(2) on the pid of a process this test started.
     assert_eq!(unsafe { libc::kill(hookinit, libc::SIGTERM) }, 0);
     wait_until("the orphaned hookinit to exit", || {
-        let stat = std::fs::read_to_string(format!("/proc/{hookinit}/stat")).unwrap_or_default();
-        let state = stat.rsplit_once(") ").map(|(_, rest)| &rest[..1]);
-        matches!(state, None | Some("Z")).then_some(())
+        matches!(process_state(hookinit).as_deref(), None | Some("Z")).then_some(())
     });
 }
 

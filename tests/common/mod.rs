@@ -281,32 +281,12 @@ wait_for_signals()
     )
 }
 
-/// Number of zombie processes whose parent is `parent`.
-pub fn zombies_of(parent: i32) -> usize {
-    let mut count = 0;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    for entry in dir.flatten() {
-        let name = entry.file_name();
-        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...: comm may contain spaces, so split after the last ')'.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let ppid: Option<i32> = fields.next().and_then(|p| p.parse().ok());
-        if state == Some("Z") && ppid == Some(parent) {
-            count += 1;
-        }
-    }
-    count
+/// The state letter of process `pid` (`R`, `S`, `Z`, ...); None once it is gone.
+pub fn process_state(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // pid (comm) state ppid ...: comm may contain spaces, so split after the last ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().next().map(str::to_string)
 }
 
 pub fn tempdir() -> tempfile::TempDir {
