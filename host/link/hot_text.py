@@ -35,6 +35,7 @@ rebuilding with the new list, a second run should print 0 for both.
 """
 
 import bisect
+import collections
 import os
 import re
 import subprocess
@@ -84,9 +85,12 @@ def executed(outdir):
     return addrs
 
 
+# An input section as the linker map lists it; `output` is the output section it went to.
+Section = collections.namedtuple("Section", "addr size name output file")
+
+
 def sections(map_path):
-    """The code input sections of a GNU ld map: sorted (address, size, name, output section,
-    file)."""
+    """The code input sections of a GNU ld map, sorted by address."""
     found, output, pending = [], None, None
     with open(map_path, errors="replace") as fh:
         for line in fh:
@@ -99,17 +103,17 @@ def sections(map_path):
             m = re.match(r"^ (\.text\S*)(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(.*))?", line)
             if m:
                 if m.group(2):
-                    found.append((int(m.group(2), 16), int(m.group(3), 16), m.group(1), output,
-                                  m.group(4)))
+                    found.append(Section(int(m.group(2), 16), int(m.group(3), 16), m.group(1),
+                                         output, m.group(4)))
                 else:
                     pending = m.group(1)
                 continue
             m = re.match(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(.*)", line)
             if m and pending:
-                found.append((int(m.group(1), 16), int(m.group(2), 16), pending, output,
-                              m.group(3)))
+                found.append(Section(int(m.group(1), 16), int(m.group(2), 16), pending, output,
+                                     m.group(3)))
             pending = None
-    found = [s for s in found if s[1] > 0]
+    found = [s for s in found if s.size > 0]
     if not found:
         sys.exit(f"{map_path}: no code sections: not a GNU ld map?")
     return sorted(found)
@@ -143,7 +147,7 @@ def pattern(section, file):
 def ran(binary, map_path):
     """The patterns of the sections that ran in `binary`, and how many were outside .text.hot."""
     secs = sections(map_path)
-    starts = [s[0] for s in secs]
+    starts = [s.addr for s in secs]
     with tempfile.TemporaryDirectory() as outdir:
         for scenario in SCENARIOS:
             for pid1 in (True, False):
@@ -152,12 +156,12 @@ def ran(binary, map_path):
     hit = set()
     for a in addrs:
         i = bisect.bisect_right(starts, a) - 1
-        if i >= 0 and a < secs[i][0] + secs[i][1]:
+        if i >= 0 and a < secs[i].addr + secs[i].size:
             hit.add(secs[i])
     if len(hit) < 50:
         sys.exit(f"only {len(hit)} code sections ran: is {map_path} the map of {binary}?")
-    outside = [s for s in hit if s[3] != ".text.hot"]
-    return {p for p in (pattern(s[2], s[4]) for s in hit) if p}, outside
+    outside = [s for s in hit if s.output != ".text.hot"]
+    return {p for p in (pattern(s.name, s.file) for s in hit) if p}, outside
 
 
 def listed():
@@ -182,7 +186,7 @@ def main():
         seen, outside = ran(binary, map_path)
         print(f"{binary}: {len(seen)} functions ran, {len(outside)} of them outside .text.hot")
         for s in sorted(outside)[:20]:
-            print(f"    {s[0]:#x} {s[2]}")
+            print(f"    {s.addr:#x} {s.name}")
         patterns |= seen
     kept = set() if fresh else listed()
     new = len(patterns - kept)
