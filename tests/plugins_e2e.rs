@@ -85,7 +85,7 @@ fn on_signal_can_rewrite_and_drop() {
     r.signal(libc::SIGTERM);
     r.expect_stdout("SIGUSR1");
     // Every signal is rewritten to USR1, so the printer is ended directly.
-    let host_pid = wait_for_child_of(r.pid());
+    let host_pid = wait_for_main_process(r.pid());
     // SAFETY: kill(2) to a process this test started.
     unsafe { libc::kill(host_pid, libc::SIGUSR2) };
     assert_eq!(r.wait().code(), 0);
@@ -99,7 +99,7 @@ fn on_signal_can_rewrite_and_drop() {
     r.expect_stdout("ready");
     r.signal(libc::SIGHUP);
     r.expect_stderr("dropped by an on-signal hook");
-    let host_pid = wait_for_child_of(r.pid());
+    let host_pid = wait_for_main_process(r.pid());
     // SAFETY: kill(2) to a process this test started.
     unsafe { libc::kill(host_pid, libc::SIGUSR2) };
     let done = r.wait();
@@ -132,6 +132,43 @@ fn a_plugin_spinning_in_on_signal_does_not_stop_term() {
     let lines = failure_lines(&done.stderr);
     assert_eq!(lines.len(), 1, "{:?}", done.stderr);
     assert!(lines[0].contains("on-signal"), "{lines:?}");
+}
+
+/// The plugin runtime lives in a process of its own: when it dies (killed here the way the
+/// kernel's OOM killer would; a panic in the shipped build aborts it the same way), PID 1 says so
+/// in one line and carries on: signals the plugin dropped reach the main process again, and the
+/// exit status is the main process's.
+#[test]
+fn a_dead_plugin_process_leaves_pid1_and_signals_working() {
+    let printer = signal_printer(&["USR1"]);
+    let debug =
+        behave("config.hooks=on-signal,on-exit,config.on-signal=ignore,config.on-exit=exit:9");
+    let mut r = start(
+        with_debug(Mode::Pid1, &debug, &["-v", "--", PYTHON, "-c", &printer]),
+        Mode::Pid1,
+    );
+    r.expect_stdout("ready");
+    r.signal(libc::SIGUSR1);
+    r.expect_stderr("dropped by an on-signal hook");
+    let plugins = wait_for_named_child(r.pid(), PLUGIN_PROCESS);
+    // SAFETY: kill(2) to hookinit's child; it cannot be reaped (and its pid reused) before
+    // hookinit notices, which is what this test waits for.
+    assert_eq!(unsafe { libc::kill(plugins, libc::SIGKILL) }, 0);
+    // Its pid in that line is the one in hookinit's PID namespace.
+    let reaped = r.expect_stderr("was killed by SIGKILL");
+    assert!(reaped.contains("plugin process"), "{reaped}");
+    r.signal(libc::SIGUSR1);
+    r.expect_stdout("SIGUSR1");
+    r.signal(libc::SIGUSR2);
+    let done = r.wait();
+    // The on-exit hook (exit:9) is gone with the process: the main process's status stands.
+    assert_eq!(done.code(), 0, "{}", done.stderr_text());
+    let lost: Vec<_> = done
+        .stderr
+        .iter()
+        .filter(|l| l.contains("plugins are off"))
+        .collect();
+    assert_eq!(lost.len(), 1, "{:?}", done.stderr);
 }
 
 #[test]

@@ -115,10 +115,44 @@ fn read_lines(reader: impl Read + Send + 'static) -> Receiver<String> {
 
 /// The first child of `parent`, read from /proc once it exists (unshare forks hookinit).
 pub fn wait_for_child_of(parent: i32) -> i32 {
-    let path = format!("/proc/{parent}/task/{parent}/children");
     wait_until("unshare to fork hookinit", || {
-        let text = std::fs::read_to_string(&path).ok()?;
-        text.split_whitespace().next()?.parse().ok()
+        children_of(parent).into_iter().next()
+    })
+}
+
+/// The children of `parent`, oldest first.
+pub fn children_of(parent: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The name the kernel shows for `pid` (`/proc/PID/comm`), if it is still there.
+pub fn comm_of(pid: i32) -> Option<String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end().to_string())
+}
+
+/// What hookinit's plugin process calls itself.
+pub const PLUGIN_PROCESS: &str = "hookinit-plugin";
+
+/// hookinit's child named `name` (its plugin process), once it exists.
+pub fn wait_for_named_child(hookinit: i32, name: &str) -> i32 {
+    wait_until(&format!("hookinit to start {name}"), || {
+        children_of(hookinit)
+            .into_iter()
+            .find(|&c| comm_of(c).as_deref() == Some(name))
+    })
+}
+
+/// hookinit's main process (its child that is not the plugin process), once it exists.
+pub fn wait_for_main_process(hookinit: i32) -> i32 {
+    wait_until("hookinit to start the main process", || {
+        children_of(hookinit)
+            .into_iter()
+            .find(|&c| comm_of(c).is_some_and(|n| n != PLUGIN_PROCESS))
     })
 }
 

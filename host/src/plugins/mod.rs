@@ -2,13 +2,17 @@
 //! `hookinit:plugin/plugin@0.1.0` in `wit/hookinit.wit`) run by wasmtime 48 at pre-exec, on-exit
 //! and on-signal, sandboxed.
 //!
-//! The main loop's view is [`Plugins`]: `start` loads every plugin on one worker thread (which
-//! owns all wasmtime state), then `request` / `wake_fd` / `try_reply` exchange messages without
-//! ever blocking the init. Nothing here runs, and no wasmtime object exists, until
-//! [`Plugins::start`] is called; call it only when the plan has plugins.
+//! The init's view is [`IsolatedPlugins`]: `start` forks the plugin process, where [`Plugins`]
+//! loads every plugin on one worker thread (which owns all wasmtime state); then `request` /
+//! `wake_fd` / `try_reply` exchange messages without ever blocking the init. Whatever kills that
+//! process (a panic, a crash, memory exhaustion) leaves PID 1 running, without plugins. Nothing
+//! here runs, and no wasmtime object exists, until `start` is called; call it only when the plan
+//! has plugins.
 //!
 //! Files, by what they do:
-//! - `runtime.rs`: the public API ([`Plugins`], [`Request`], [`Reply`]).
+//! - `isolated.rs`: the plugin process and the init's handle on it; `wire.rs`: their messages.
+//! - `runtime.rs`: the runtime in-process ([`Plugins`], [`Request`], [`Reply`]), as the plugin
+//!   process, `hookinit plugin check` and the runtime tests use it; `wake.rs`: its wake fd.
 //! - `worker.rs`: the worker thread: loading, hook chains, failure handling.
 //! - `watchdog.rs`: deadlines (epoch interruption, answers for a blocked plugin).
 //! - `engine.rs`: the wasmtime configuration (shared with build.rs).
@@ -30,6 +34,7 @@ pub mod engine;
 mod host_api;
 pub mod inspect;
 mod instance;
+mod isolated;
 mod linker;
 pub mod load;
 mod output;
@@ -37,10 +42,13 @@ mod runtime;
 pub mod sandbox;
 mod services;
 mod types;
+mod wake;
 mod watchdog;
+mod wire;
 mod worker;
 
 pub use bindings::{WIT_PACKAGE, WIT_VERSION};
+pub use isolated::{IsolatedPlugins, is_plugin_process};
 pub use runtime::{Plugins, Reply, Request};
 pub use sandbox::Limits;
 pub use types::{

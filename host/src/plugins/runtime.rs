@@ -15,7 +15,7 @@ use super::worker;
 use crate::config::plan::PluginSpec;
 
 /// A question for the plugins.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Request {
     /// Run the pre-exec hooks, in plugin order, each on the previous one's command. Answered by
     /// [`Reply::PreExec`].
@@ -30,7 +30,7 @@ pub enum Request {
 }
 
 /// An answer, in the order of the requests.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Reply {
     /// The command to spawn, or the failure that stops the start (already logged).
     PreExec(Result<CommandSpec, HookFailure>),
@@ -43,12 +43,25 @@ pub enum Reply {
 }
 
 /// What the worker tells `start` (and, if a plugin blocks the start, the watchdog does).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct StartReport {
     /// Plugins that initialised, in order, with their subscriptions (pre-exec, on-exit,
     /// on-signal).
     pub plugins: Vec<(String, [bool; 3])>,
     pub failures: Vec<PluginFailure>,
+}
+
+impl StartReport {
+    /// Whether some plugin that initialised subscribed to `hook`.
+    pub fn subscribed(&self, hook: Hook) -> bool {
+        let i = hook_index(hook);
+        self.plugins.iter().any(|(_, subs)| subs[i])
+    }
+
+    /// The plugins that initialised, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.plugins.iter().map(|(name, _)| name.as_str())
+    }
 }
 
 /// The running plugins. Dropping it stops the worker (once it is idle).
@@ -121,13 +134,17 @@ impl Plugins {
 
     /// Whether some running plugin subscribed to `hook` (if none did, don't ask: act directly).
     pub fn subscribed(&self, hook: Hook) -> bool {
-        let i = hook_index(hook);
-        self.report.plugins.iter().any(|(_, subs)| subs[i])
+        self.report.subscribed(hook)
     }
 
     /// The plugins that initialised, in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.report.plugins.iter().map(|(name, _)| name.as_str())
+        self.report.names()
+    }
+
+    /// What start reported: the plugins that initialised, and the failures.
+    pub fn report(&self) -> &StartReport {
+        &self.report
     }
 
     /// Sends a request; never blocks. The reply comes through [`Plugins::try_reply`] when

@@ -7,8 +7,10 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 /// One of the hooks a plugin may subscribe to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Hook {
     /// Before the main process is spawned: may edit its command or stop the start.
     PreExec,
@@ -36,7 +38,7 @@ impl fmt::Display for Hook {
 }
 
 /// A resource the pre-exec hooks may limit for the main process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RlimitResource {
     Core,
     Nofile,
@@ -46,7 +48,7 @@ pub enum RlimitResource {
 }
 
 /// `setrlimit(resource, soft, hard)` to apply in the child before exec (`u64::MAX`: unlimited).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceLimit {
     pub resource: RlimitResource,
     pub soft: u64,
@@ -58,11 +60,12 @@ pub struct ResourceLimit {
 /// `program` is executed with `args` (argv\[1..\]; argv\[0\] is `program`) and exactly `env`, in
 /// `cwd`; `limits` are to be applied in the child before exec. Values that are not UTF-8 are
 /// shown to plugins lossily converted and come back unchanged when the plugin left them alone.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandSpec {
     pub program: OsString,
     pub args: Vec<OsString>,
     pub env: Vec<(OsString, OsString)>,
+    #[serde(with = "os_path")]
     pub cwd: PathBuf,
     pub limits: Vec<ResourceLimit>,
 }
@@ -81,7 +84,7 @@ impl CommandSpec {
 }
 
 /// How the main process ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExitInfo {
     Exited(u8),
     Signaled { signal: i32, core_dumped: bool },
@@ -89,7 +92,7 @@ pub enum ExitInfo {
 
 /// What to do once the main process has ended (the first plugin that does not say `Propagate`
 /// decides).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExitAction {
     /// Exit with the main process's status (or stay alive if the plan's stayalive says so).
     Propagate,
@@ -100,7 +103,7 @@ pub enum ExitAction {
 }
 
 /// What to do with a signal received for the main process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SignalAction {
     /// Forward this signal (the one asked about, or the one a plugin rewrote it to).
     Forward(i32),
@@ -109,7 +112,7 @@ pub enum SignalAction {
 }
 
 /// Why a hook of one plugin failed. Displayed as one line: `plugin NAME: HOOK: REASON`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HookFailure {
     pub plugin: String,
     /// `None` when the plugin failed while loading (before any hook).
@@ -130,3 +133,19 @@ impl std::error::Error for HookFailure {}
 
 /// A plugin that could not be started (loading, compiling, instantiating or its `init`).
 pub type PluginFailure = HookFailure;
+
+/// A path as the bytes it is made of (serde's own form of `PathBuf` refuses what is not UTF-8).
+mod os_path {
+    use std::ffi::OsString;
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+        path.as_os_str().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        OsString::deserialize(d).map(PathBuf::from)
+    }
+}

@@ -12,7 +12,6 @@
 //! The watchdog ticks only while a call is in flight: an idle container has no timer wake-ups.
 
 use std::collections::VecDeque;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,7 @@ use wasmtime::Engine;
 use super::instance::human;
 use super::runtime::{Reply, Request, StartReport};
 use super::types::{ExitAction, Hook, HookFailure, SignalAction};
+use super::wake::Wake;
 
 pub struct Shared {
     state: Mutex<SharedState>,
@@ -28,8 +28,8 @@ pub struct Shared {
     pub work: Condvar,
     /// The watchdog waits here for calls to watch.
     pub watch: Condvar,
-    /// Readable (an eventfd) while replies are queued.
-    pub wake: OwnedFd,
+    /// Readable while replies are queued.
+    pub wake: Wake,
 }
 
 #[derive(Default)]
@@ -71,17 +71,11 @@ pub struct InFlight {
 
 impl Shared {
     pub fn new() -> std::io::Result<Arc<Shared>> {
-        // SAFETY: eventfd returns a new descriptor or -1.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
         Ok(Arc::new(Shared {
             state: Mutex::new(SharedState::default()),
             work: Condvar::new(),
             watch: Condvar::new(),
-            // SAFETY: fd is a fresh descriptor we own.
-            wake: unsafe { OwnedFd::from_raw_fd(fd) },
+            wake: Wake::new()?,
         }))
     }
 
@@ -92,9 +86,7 @@ impl Shared {
     /// Queues a reply and makes the wake fd readable. Call with the lock held.
     pub fn reply(&self, st: &mut SharedState, reply: Reply) {
         st.replies.push_back(reply);
-        let one: u64 = 1;
-        // SAFETY: writing 8 bytes from a u64 to our eventfd.
-        unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        self.wake.set();
     }
 
     /// Takes a reply; drains the eventfd when none is left. Never blocks.
@@ -102,9 +94,7 @@ impl Shared {
         let mut st = self.lock();
         let reply = st.replies.pop_front();
         if st.replies.is_empty() {
-            let mut n: u64 = 0;
-            // SAFETY: reading 8 bytes into a u64 from our non-blocking eventfd.
-            unsafe { libc::read(self.wake.as_raw_fd(), (&mut n as *mut u64).cast(), 8) };
+            self.wake.clear();
         }
         reply
     }

@@ -9,14 +9,14 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::config::plan::Plan;
-use crate::plugins::{Hook, Plugins, Request};
+use crate::plugins::{Hook, IsolatedPlugins, Request};
 
 /// How long past the runtime's own deadline the supervisor waits before it stops trusting it.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(2);
 
 /// The running plugins, if any, and the signals waiting for their on-signal verdict.
 pub struct Hooks {
-    pub plugins: Option<Plugins>,
+    pub plugins: Option<IsolatedPlugins>,
     /// Signals received (as rewritten by `-r`) and not yet decided, oldest first.
     queued: VecDeque<(i32, i32)>,
     /// The signal whose verdict is being computed, and when it was asked for.
@@ -37,11 +37,11 @@ impl Hooks {
     }
 
     /// Starts the runtime when the plan has plugins; nothing at all otherwise (no engine, no
-    /// thread). Each plugin that fails to start was logged by the runtime and is left out.
+    /// process). Each plugin that fails to start was logged by the runtime and is left out.
     pub fn start(plan: &Plan) -> Hooks {
         let mut hooks = Hooks::start_none();
         if !plan.plugins.is_empty() {
-            match Plugins::start(&plan.plugins) {
+            match IsolatedPlugins::start(&plan.plugins) {
                 Ok((plugins, _failures)) => hooks.plugins = Some(plugins),
                 Err(err) => crate::error!("{err}; continuing without plugins"),
             }

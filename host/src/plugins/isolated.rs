@@ -1,0 +1,312 @@
+//! The plugin runtime in a process of its own: what the init's main loop talks to.
+//!
+//! PID 1 forks once, while it still has a single thread, and the child runs [`Plugins`] (the
+//! worker and watchdog threads, every wasmtime object). The two talk over a socket pair
+//! (`wire.rs`). Whatever goes wrong in the runtime, a panic (the shipped build aborts on panic),
+//! a crash in native code, memory exhaustion, ends that process and not the init: the init logs
+//! one line, answers what was pending with the defaults, and carries on without plugins.
+//!
+//! The child is a fork without exec: it shares the init's binary pages, and it starts before any
+//! thread or wasmtime state exists, so nothing is half-held across the fork. It dies with its
+//! parent (parent-death signal) and ends by itself when the init closes the socket.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{ForkResult, Pid};
+
+use super::runtime::{Plugins, Reply, Request, StartReport};
+use super::types::{ExitAction, Hook, HookFailure, PluginFailure, SignalAction};
+use super::wake::Wake;
+use super::wire::{self, FromRuntime, Inbox};
+use crate::config::plan::PluginSpec;
+
+/// How long the init lets a write to the plugin process block (its socket buffer full): the
+/// process reads on a thread of its own that never runs plugin code, so only a wedged or frozen
+/// process takes that long, and it is then treated as lost.
+const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The plugin process's pid (0: none), for the reaper's log line.
+static PROCESS: AtomicI32 = AtomicI32::new(0);
+
+/// Whether `pid` is the plugin process (the reaper says how it ended instead of "zombie").
+pub fn is_plugin_process(pid: Pid) -> bool {
+    pid.as_raw() != 0 && PROCESS.load(Ordering::Relaxed) == pid.as_raw()
+}
+
+/// The running plugins, in their own process. Dropping it ends that process.
+pub struct IsolatedPlugins {
+    pid: Pid,
+    socket: UnixStream,
+    /// Readable while `ready` has replies (received, or made up after the process was lost).
+    wake: Wake,
+    report: StartReport,
+    state: RefCell<State>,
+}
+
+struct State {
+    inbox: Inbox,
+    ready: VecDeque<Reply>,
+    /// Sent and not yet answered, oldest first (answered with defaults if the process is lost).
+    pending: VecDeque<Request>,
+    failures: Vec<HookFailure>,
+    alive: bool,
+}
+
+impl IsolatedPlugins {
+    /// Forks the plugin process, which loads and initialises every plugin; blocks until they are
+    /// ready (the runtime's watchdog bounds that). Each plugin failure is logged as one line and
+    /// returned. Errors if the process cannot be made or its runtime cannot start. Call it while
+    /// the process has one thread (the fork copies only the calling thread).
+    pub fn start(specs: &[PluginSpec]) -> anyhow::Result<(IsolatedPlugins, Vec<PluginFailure>)> {
+        if let Some(n) = thread_count().filter(|&n| n > 1) {
+            anyhow::bail!("cannot fork the plugin process: hookinit already runs {n} threads");
+        }
+        let (mut socket, theirs) = UnixStream::pair()
+            .map_err(|e| anyhow::anyhow!("cannot make the plugin process's socket: {e}"))?;
+        let parent = Pid::this();
+        // SAFETY: the process is single-threaded (checked above), so the child's copy of the
+        // address space has no lock held by a thread that does not exist there.
+        match unsafe { nix::unistd::fork() } {
+            Err(e) => anyhow::bail!("cannot fork the plugin process: {e}"),
+            Ok(ForkResult::Child) => {
+                drop(socket);
+                std::process::exit(child_main(theirs, parent, specs));
+            }
+            Ok(ForkResult::Parent { child }) => {
+                drop(theirs);
+                PROCESS.store(child.as_raw(), Ordering::Relaxed);
+                let started = Inbox::default().receive::<FromRuntime>(&mut socket);
+                let report = match started {
+                    Ok(Some(FromRuntime::Started(Ok(report)))) => report,
+                    Ok(Some(FromRuntime::Started(Err(e)))) => {
+                        anyhow::bail!("cannot start the plugin runtime: {e}")
+                    }
+                    Ok(Some(other)) => {
+                        let _ = kill(child, Signal::SIGKILL);
+                        anyhow::bail!("the plugin process answered {other:?} before starting")
+                    }
+                    Ok(None) => anyhow::bail!("the plugin process ended while starting"),
+                    Err(e) => {
+                        let _ = kill(child, Signal::SIGKILL);
+                        anyhow::bail!("the plugin process could not be heard while starting: {e}")
+                    }
+                };
+                socket.set_write_timeout(Some(SEND_TIMEOUT))?;
+                let failures = report.failures.clone();
+                let plugins = IsolatedPlugins {
+                    pid: child,
+                    socket,
+                    wake: Wake::new()?,
+                    report,
+                    state: RefCell::new(State {
+                        inbox: Inbox::default(),
+                        ready: VecDeque::new(),
+                        pending: VecDeque::new(),
+                        failures: Vec::new(),
+                        alive: true,
+                    }),
+                };
+                Ok((plugins, failures))
+            }
+        }
+    }
+
+    /// Whether some running plugin subscribed to `hook` (if none did, don't ask: act directly).
+    pub fn subscribed(&self, hook: Hook) -> bool {
+        self.report.subscribed(hook)
+    }
+
+    /// Sends a request. Blocks only while the process's socket buffer is full, at most
+    /// [`SEND_TIMEOUT`]; the reply comes through [`IsolatedPlugins::try_reply`].
+    pub fn request(&self, req: Request) {
+        let mut st = self.state.borrow_mut();
+        if !st.alive {
+            self.answer_lost(&mut st, req);
+            return;
+        }
+        if !matches!(req, Request::SetMainPid(_)) {
+            st.pending.push_back(req.clone());
+        }
+        if let Err(e) = wire::send(&mut &self.socket, &req) {
+            self.lost(&mut st, &format!("did not take a request ({e})"));
+        }
+    }
+
+    /// The hook failures (each already logged as one line) since the last call.
+    pub fn take_failures(&self) -> Vec<HookFailure> {
+        std::mem::take(&mut self.state.borrow_mut().failures)
+    }
+
+    /// Readable while a reply is waiting: the socket, or the wake fd once replies are queued here
+    /// (or the process is gone, so that a closed socket does not keep poll(2) spinning).
+    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+        let st = self.state.borrow();
+        if st.alive && st.ready.is_empty() {
+            self.socket.as_fd()
+        } else {
+            self.wake.as_fd()
+        }
+    }
+
+    /// The next reply, if one is ready. Never blocks.
+    pub fn try_reply(&self) -> Option<Reply> {
+        let mut st = self.state.borrow_mut();
+        if st.ready.is_empty() && st.alive {
+            self.receive(&mut st);
+        }
+        let reply = st.ready.pop_front();
+        if st.ready.is_empty() {
+            self.wake.clear();
+        }
+        reply
+    }
+
+    /// Reads what the socket has and queues the replies in it.
+    fn receive(&self, st: &mut State) {
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            // SAFETY: recv(2) into a buffer we own, with its length; MSG_DONTWAIT makes this one
+            // call non-blocking while writes keep their timeout.
+            let n = unsafe {
+                libc::recv(
+                    self.socket.as_raw_fd(),
+                    chunk.as_mut_ptr().cast(),
+                    chunk.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            match n {
+                0 => return self.lost(st, "ended"),
+                n if n > 0 => st.inbox.push(&chunk[..n as usize]),
+                _ => match io::Error::last_os_error() {
+                    e if e.kind() == io::ErrorKind::Interrupted => continue,
+                    e if e.kind() == io::ErrorKind::WouldBlock => break,
+                    e => return self.lost(st, &format!("could not be read from ({e})")),
+                },
+            }
+        }
+        loop {
+            match st.inbox.next::<FromRuntime>() {
+                Ok(None) => return,
+                Ok(Some(FromRuntime::Reply { reply, failures })) => {
+                    st.pending.pop_front();
+                    st.failures.extend(failures);
+                    st.ready.push_back(reply);
+                }
+                Ok(Some(other)) => return self.lost(st, &format!("sent {other:?}")),
+                Err(e) => return self.lost(st, &format!("sent a corrupt message ({e})")),
+            }
+        }
+    }
+
+    /// The process is gone (or useless): say so once, answer what it owed, and from now on
+    /// answer every request with the defaults (signals forwarded, exits propagated).
+    fn lost(&self, st: &mut State, what: &str) {
+        if !st.alive {
+            return;
+        }
+        st.alive = false;
+        crate::error!(
+            "the plugin process {} {what}; plugins are off from here on (the main process and signal forwarding carry on)",
+            self.pid
+        );
+        // Dead already, or no longer to be trusted; the reaper collects it.
+        let _ = kill(self.pid, Signal::SIGKILL);
+        for req in std::mem::take(&mut st.pending) {
+            self.answer_lost(st, req);
+        }
+    }
+
+    fn answer_lost(&self, st: &mut State, req: Request) {
+        let reply = match req {
+            Request::PreExec(_) => Reply::PreExec(Err(HookFailure {
+                plugin: self.report.names().collect::<Vec<_>>().join(", "),
+                hook: Some(Hook::PreExec),
+                reason: "not run to the end: the plugin process ended".to_string(),
+            })),
+            Request::OnExit { .. } => Reply::OnExit(ExitAction::Propagate),
+            Request::OnSignal(signal) => Reply::OnSignal(SignalAction::Forward(signal)),
+            Request::SetMainPid(_) => return,
+        };
+        st.ready.push_back(reply);
+        self.wake.set();
+    }
+}
+
+/// The plugin process: starts the runtime, says how that went, then relays requests and
+/// replies until the init closes the socket. Returns its exit status.
+fn child_main(socket: UnixStream, parent: Pid, specs: &[PluginSpec]) -> i32 {
+    // Gone with the init, even if it was killed (checked after setting: it may be gone already).
+    if nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).is_err()
+        || nix::unistd::getppid() != parent
+    {
+        return 1;
+    }
+    let _ = nix::sys::prctl::set_name(c"hookinit-plugin");
+    // A crash of the runtime must not drop a core file into the container's working directory;
+    // its panic message (on stderr) and the init's line say what happened.
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_CORE) {
+        let _ = setrlimit(Resource::RLIMIT_CORE, 0, hard);
+    }
+    let plugins = match Plugins::start(specs) {
+        Ok((plugins, _)) => plugins,
+        Err(e) => {
+            let _ = wire::send(&mut &socket, &FromRuntime::Started(Err(e.to_string())));
+            return 1;
+        }
+    };
+    if wire::send(
+        &mut &socket,
+        &FromRuntime::Started(Ok(plugins.report().clone())),
+    )
+    .is_err()
+    {
+        return 1;
+    }
+    let mut inbox = Inbox::default();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let mut fds = [
+            nix::poll::PollFd::new(socket.as_fd(), nix::poll::PollFlags::POLLIN),
+            nix::poll::PollFd::new(plugins.wake_fd(), nix::poll::PollFlags::POLLIN),
+        ];
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return 1,
+        }
+        while let Some(reply) = plugins.try_reply() {
+            let failures = plugins.take_failures();
+            if wire::send(&mut &socket, &FromRuntime::Reply { reply, failures }).is_err() {
+                return 0;
+            }
+        }
+        if fds[0].any().unwrap_or(false) {
+            match io::Read::read(&mut &socket, &mut chunk) {
+                Ok(0) => return 0,
+                Ok(n) => inbox.push(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return 0,
+            }
+            loop {
+                match inbox.next::<Request>() {
+                    Ok(Some(req)) => plugins.request(req),
+                    Ok(None) => break,
+                    Err(_) => return 1,
+                }
+            }
+        }
+    }
+}
+
+/// How many threads this process runs (`None` if /proc cannot tell).
+fn thread_count() -> Option<usize> {
+    Some(std::fs::read_dir("/proc/self/task").ok()?.count())
+}
