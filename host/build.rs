@@ -92,18 +92,28 @@ fn main() {
                 .unwrap_or_else(|e| panic!("built-in plugin {name}: {}: {e}", wasm.display()));
             // One form per plugin: its precompiled code, or (the debugging switch above) the
             // component, compiled at start. Both would only add to the binary (0.24 MB for two).
-            // Precompiled code is embedded as it is: compressed (LZ4, 760 -> 335 KB for the two
-            // of today) it cost every DEBUG=verbose start a decompression into a fresh buffer,
-            // about 0.5 ms of the 3 ms budget with its page faults (docs/benchmarks.md), and
-            // wasmtime copies the code into its own mapping either way.
+            // Precompiled code is embedded as it is, unless the plugin is in COMPRESSED:
+            // unpacking costs a start that uses the plugin about 0.5 ms with its page faults
+            // (docs/benchmarks.md), and wasmtime copies the code into its own mapping either way.
             let (file, contents, code) = match &engine {
                 Some(engine) => {
                     let cwasm = engine
                         .precompile_component(&bytes)
                         .unwrap_or_else(|e| panic!("built-in plugin {name}: precompile: {e}"));
-                    let file = out_dir.join(format!("{name}.cwasm"));
-                    let code = format!("Code::Precompiled(include_bytes!({file:?}))");
-                    (file, cwasm, code)
+                    if COMPRESSED.contains(&name.as_str()) {
+                        let packed = zstd::bulk::compress(&cwasm, 19)
+                            .unwrap_or_else(|e| panic!("built-in plugin {name}: zstd: {e}"));
+                        let file = out_dir.join(format!("{name}.cwasm.zst"));
+                        let code = format!(
+                            "Code::Compressed {{ zstd: include_bytes!({file:?}), size: {} }}",
+                            cwasm.len()
+                        );
+                        (file, packed, code)
+                    } else {
+                        let file = out_dir.join(format!("{name}.cwasm"));
+                        let code = format!("Code::Precompiled(include_bytes!({file:?}))");
+                        (file, cwasm, code)
+                    }
                 }
                 None => {
                     let file = out_dir.join(format!("{name}.wasm"));
@@ -123,6 +133,11 @@ fn main() {
     code.push_str("];\n");
     std::fs::write(out_dir.join("builtin_plugins.rs"), code).expect("write builtin_plugins.rs");
 }
+
+/// Built-in plugins embedded zstd-compressed (a third of the size): those whose own work dwarfs
+/// the unpacking. fstree downloads and unpacks an archive; verbose's whole start is a few
+/// milliseconds, so it stays as it is.
+const COMPRESSED: &[&str] = &["fstree"];
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))

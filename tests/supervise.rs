@@ -334,8 +334,10 @@ fn parent_death_signal_is_forwarded() {
     // sh starts hookinit -p USR1 in the background and waits; killing sh makes the kernel send
     // USR1 to hookinit, which forwards it to the main process.
     let printer = signal_printer(&["USR1"]);
-    let script =
-        format!("\"{HOOKINIT}\" -p USR1 -- {PYTHON} -c '{printer}' & echo hookinit=$!; wait");
+    let script = format!(
+        "\"{}\" -p USR1 -- {PYTHON} -c '{printer}' & echo hookinit=$!; wait",
+        hookinit()
+    );
     let mut cmd = std::process::Command::new("sh");
     cmd.arg("-c")
         .arg(&script)

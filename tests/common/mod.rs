@@ -13,7 +13,17 @@ use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-pub const HOOKINIT: &str = env!("CARGO_BIN_EXE_hookinit");
+/// The binary under test: this build's, or the one `HOOKINIT_TEST_BIN` names (the shipped dist
+/// build, say, so that the suites prove that very file).
+pub fn hookinit() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("HOOKINIT_TEST_BIN")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_hookinit").to_string())
+    })
+}
 pub const PYTHON: &str = "/usr/bin/python3";
 /// Generous: CI machines are small and busy. Tests that pass normally finish far sooner.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -34,10 +44,16 @@ pub fn command(mode: Mode, args: &[&str]) -> Command {
     let mut cmd = match mode {
         Mode::Pid1 => {
             let mut c = Command::new("unshare");
-            c.args(["--pid", "--fork", "--mount-proc", "--kill-child", HOOKINIT]);
+            c.args([
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--kill-child",
+                hookinit(),
+            ]);
             c
         }
-        Mode::Plain => Command::new(HOOKINIT),
+        Mode::Plain => Command::new(hookinit()),
     };
     cmd.args(args);
     // Tests must not depend on the developer's environment.

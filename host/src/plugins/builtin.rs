@@ -16,9 +16,12 @@ pub struct Embedded {
 /// What build.rs embedded for a plugin.
 pub enum Code {
     /// Precompiled for the target's baseline CPU (`.cwasm`): what every normal build embeds.
-    /// Not compressed: unpacking it cost every start that uses the plugin more than the bytes
-    /// it saved were worth (see build.rs).
+    /// Not compressed: unpacking it would cost every start that uses the plugin more than the
+    /// bytes are worth (see build.rs).
     Precompiled(&'static [u8]),
+    /// The same, zstd-compressed, for plugins whose own work dwarfs the unpacking (fstree);
+    /// `size`: the precompiled code's.
+    Compressed { zstd: &'static [u8], size: usize },
     /// The component itself (`.wasm`), compiled at start: builds told not to precompile
     /// (`HOOKINIT_PRECOMPILE=0`, for debugging build.rs).
     Component(&'static [u8]),
@@ -48,6 +51,18 @@ impl Embedded {
                 // SAFETY: produced by our own build script with our engine configuration,
                 // embedded in the binary; wasmtime checks version and settings before using it.
                 unsafe { Component::deserialize(engine, cwasm) }.map_err(|e| {
+                    format!(
+                        "its precompiled code does not fit this hookinit ({e}); this build is \
+                         inconsistent: rebuild hookinit"
+                    )
+                })
+            }
+            Code::Compressed { zstd, size } => {
+                let cwasm = zstd::bulk::decompress(zstd, size).map_err(|e| {
+                    format!("its embedded code does not unpack ({e}); rebuild hookinit")
+                })?;
+                // SAFETY: as above, once unpacked.
+                unsafe { Component::deserialize(engine, &cwasm) }.map_err(|e| {
                     format!(
                         "its precompiled code does not fit this hookinit ({e}); this build is \
                          inconsistent: rebuild hookinit"

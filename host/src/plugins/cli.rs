@@ -232,6 +232,12 @@ fn list() -> Result<i32, String> {
             builtin::Code::Precompiled(cwasm) => {
                 println!("{:<10} {:>8} bytes precompiled", e.name, cwasm.len())
             }
+            builtin::Code::Compressed { zstd, size } => println!(
+                "{:<10} {:>8} bytes precompiled, embedded zstd-compressed ({} bytes)",
+                e.name,
+                size,
+                zstd.len()
+            ),
             builtin::Code::Component(c) => {
                 println!("{:<10} {:>8} bytes, compiled at start", e.name, c.len())
             }

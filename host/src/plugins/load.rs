@@ -35,7 +35,9 @@ pub fn load(engine: &Engine, spec: &PluginSpec, cache: &Cache) -> Result<Loaded,
                 format!("built-in plugin {} is not embedded in this build", b.name())
             })?;
             let origin = match embedded.code {
-                builtin::Code::Precompiled(_) => Origin::Embedded,
+                builtin::Code::Precompiled(_) | builtin::Code::Compressed { .. } => {
+                    Origin::Embedded
+                }
                 builtin::Code::Component(_) => Origin::Compiled,
             };
             return Ok(Loaded {
