@@ -1099,7 +1099,7 @@ fn coredump_says_plainly_when_cores_go_to_a_host_helper() {
     ])
     .arg("mount --bind \"$0\" /proc/sys/kernel/core_pattern && exec \"$@\"")
     .arg(&fake)
-    .arg(hookinit())
+    .arg(hookinit_bin())
     .args(DUMP)
     .current_dir(cwd.path())
     .env("DEBUG", debug)

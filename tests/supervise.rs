@@ -336,7 +336,7 @@ fn parent_death_signal_is_forwarded() {
     let printer = signal_printer(&["USR1"]);
     let script = format!(
         "\"{}\" -p USR1 -- {PYTHON} -c '{printer}' & echo hookinit=$!; wait",
-        hookinit()
+        hookinit_bin()
     );
     let mut cmd = std::process::Command::new("sh");
     cmd.arg("-c")

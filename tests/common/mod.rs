@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// The binary under test: this build's, or the one `HOOKINIT_TEST_BIN` names (the shipped dist
 /// build, say, so that the suites prove that very file).
-pub fn hookinit() -> &'static str {
+pub fn hookinit_bin() -> &'static str {
     static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
         std::env::var("HOOKINIT_TEST_BIN")
@@ -49,11 +49,11 @@ pub fn command(mode: Mode, args: &[&str]) -> Command {
                 "--fork",
                 "--mount-proc",
                 "--kill-child",
-                hookinit(),
+                hookinit_bin(),
             ]);
             c
         }
-        Mode::Plain => Command::new(hookinit()),
+        Mode::Plain => Command::new(hookinit_bin()),
     };
     cmd.args(args);
     // Tests must not depend on the developer's environment.
