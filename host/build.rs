@@ -43,14 +43,16 @@ fn main() {
         let script = manifest_dir.join("link/hot-text.ld");
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
         println!("cargo:rerun-if-changed={}", script.display());
-        // The dist profile aborts on panic: nothing unwinds, so the unwind tables' index can
-        // go (140 KB; only a backtrace printed on panic would read it). The tables themselves
-        // stay: the C start files register them. Cargo does not tell build scripts a profile's
-        // panic strategy (CARGO_CFG_PANIC is the target's), so the profile is recognised by its
+        // The dist profile aborts on panic: nothing unwinds, so the unwind tables and their
+        // index can go (link/no-unwind.ld). Cargo does not tell build scripts a profile's panic
+        // strategy (CARGO_CFG_PANIC is the target's), so the profile is recognised by its
         // directory: target/TRIPLE/dist/build/PKG-HASH/out.
         let profile = out_dir.ancestors().nth(3).and_then(Path::file_name);
         if profile.is_some_and(|p| p == "dist") {
+            let script = manifest_dir.join("link/no-unwind.ld");
             println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
+            println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
+            println!("cargo:rerun-if-changed={}", script.display());
         }
         // Where each function landed, for link/hot_text.py: the map of the very build that
         // ships (an unstripped build is not the same code: the profile is in every symbol hash,
