@@ -1,7 +1,7 @@
 //! The built-in plugins, embedded in the binary by `host/build.rs`: every crate under
-//! `plugins/builtin/`, precompiled with the runtime's engine configuration (`.cwasm`). Loading
-//! one costs a deserialization (wasmtime copies the code into a mapping of its own), not a
-//! compilation.
+//! `plugins/builtin/`, precompiled with the runtime's engine configuration (`.cwasm`; fstree's
+//! zstd-compressed). Loading one costs a deserialization (wasmtime copies the code into a
+//! mapping of its own), not a compilation.
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -43,31 +43,14 @@ pub fn find(name: &str) -> Option<&'static Embedded> {
 impl Embedded {
     /// Deserializes the precompiled code; compiles the component instead when only the
     /// component is embedded (`HOOKINIT_PRECOMPILE=0` builds) and this build has a compiler.
-    /// Refused precompiled code means build.rs and the runtime disagree on settings: a bug of
-    /// this build, reported as such.
     pub fn load(&self, engine: &Engine) -> Result<Component, String> {
         match self.code {
-            Code::Precompiled(cwasm) => {
-                // SAFETY: produced by our own build script with our engine configuration,
-                // embedded in the binary; wasmtime checks version and settings before using it.
-                unsafe { Component::deserialize(engine, cwasm) }.map_err(|e| {
-                    format!(
-                        "its precompiled code does not fit this hookinit ({e}); this build is \
-                         inconsistent: rebuild hookinit"
-                    )
-                })
-            }
+            Code::Precompiled(cwasm) => deserialize(engine, cwasm),
             Code::Compressed { zstd, size } => {
                 let cwasm = zstd::bulk::decompress(zstd, size).map_err(|e| {
                     format!("its embedded code does not unpack ({e}); rebuild hookinit")
                 })?;
-                // SAFETY: as above, once unpacked.
-                unsafe { Component::deserialize(engine, &cwasm) }.map_err(|e| {
-                    format!(
-                        "its precompiled code does not fit this hookinit ({e}); this build is \
-                         inconsistent: rebuild hookinit"
-                    )
-                })
+                deserialize(engine, &cwasm)
             }
             #[cfg(feature = "compiler")]
             Code::Component(wasm) => {
@@ -83,4 +66,17 @@ impl Embedded {
             ),
         }
     }
+}
+
+/// Precompiled code from the binary. Refused code means build.rs and the runtime disagree on
+/// settings: a bug of this build, reported as such.
+fn deserialize(engine: &Engine, cwasm: &[u8]) -> Result<Component, String> {
+    // SAFETY: produced by our own build script with our engine configuration, embedded in the
+    // binary; wasmtime checks version and settings before using it.
+    unsafe { Component::deserialize(engine, cwasm) }.map_err(|e| {
+        format!(
+            "its precompiled code does not fit this hookinit ({e}); this build is inconsistent: \
+             rebuild hookinit"
+        )
+    })
 }

@@ -32,12 +32,17 @@ use crate::config::plan::PluginSpec;
 /// process takes that long, and it is then treated as lost.
 const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// The plugin process's pid (0: none), for the reaper's log line.
+/// The plugin process's pid while it has not been reaped (0: none). Only the init's main thread
+/// touches it: the reaper clears it, and nothing signals a pid after that (it may be reused).
 static PROCESS: AtomicI32 = AtomicI32::new(0);
 
-/// Whether `pid` is the plugin process (the reaper says how it ended instead of "zombie").
-pub fn is_plugin_process(pid: Pid) -> bool {
-    pid.as_raw() != 0 && PROCESS.load(Ordering::Relaxed) == pid.as_raw()
+/// For the reaper: whether the child it just reaped, `pid`, was the plugin process (then it says
+/// how that ended instead of "zombie", and the pid is forgotten).
+pub fn reaped_plugin_process(pid: Pid) -> bool {
+    pid.as_raw() != 0
+        && PROCESS
+            .compare_exchange(pid.as_raw(), 0, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 /// The running plugins, in their own process. Dropping it ends that process.
@@ -217,8 +222,11 @@ impl IsolatedPlugins {
             "the plugin process {} {what}; plugins are off from here on (the main process and signal forwarding carry on)",
             self.pid
         );
-        // Dead already, or no longer to be trusted; the reaper collects it.
-        let _ = kill(self.pid, Signal::SIGKILL);
+        // Dead already, or no longer to be trusted; the reaper collects it. Not once reaped:
+        // its pid may belong to another process by now.
+        if PROCESS.load(Ordering::Relaxed) == self.pid.as_raw() {
+            let _ = kill(self.pid, Signal::SIGKILL);
+        }
         for req in std::mem::take(&mut st.pending) {
             self.answer_lost(st, req);
         }

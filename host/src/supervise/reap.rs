@@ -19,7 +19,8 @@ pub fn reap_all(main: Option<Pid>) -> Option<Ended> {
                 if pid.is_some() && pid == main {
                     main_ended = Ended::from_wait(status);
                     crate::debug!("reaped main process {}", pid.map_or(0, Pid::as_raw));
-                } else if let Some(pid) = pid.filter(|&p| crate::plugins::is_plugin_process(p)) {
+                } else if let Some(pid) = pid.filter(|&p| crate::plugins::reaped_plugin_process(p))
+                {
                     match Ended::from_wait(status) {
                         Some(Ended::Exited(0)) => crate::debug!("plugin process {pid} exited"),
                         Some(ended) => crate::warn!("plugin process {pid} {ended}"),
