@@ -33,12 +33,17 @@ fn behave(config: &str) -> String {
     format!("plugin={},{config}", wasm("hookinit_test_behave"))
 }
 
-/// Lines about the behave plugin that report a failure.
-fn failure_lines(stderr: &[String]) -> Vec<&String> {
-    stderr
-        .iter()
-        .filter(|l| l.contains("plugin hookinit_test_behave"))
-        .collect()
+/// What the behave plugin's failures are reported as (one line each).
+const BEHAVE_FAILURE: &str = "plugin hookinit_test_behave";
+
+/// hookinit as PID 1 (with `flags` and DEBUG=`debug`) running the Python `program` (a
+/// [`signal_printer`]), once the program says it is ready.
+fn start_python(debug: &str, flags: &[&str], program: &str) -> Running {
+    let mut args = flags.to_vec();
+    args.extend(["--", PYTHON, "-c", program]);
+    let mut r = start(with_debug(Mode::Pid1, debug, &args), Mode::Pid1);
+    r.expect_stdout("ready");
+    r
 }
 
 #[test]
@@ -77,11 +82,7 @@ fn on_signal_can_rewrite_and_drop() {
     let printer = signal_printer(&["USR1", "HUP"]);
     // TERM (15) forwarded as USR1 (10).
     let debug = behave("config.hooks=on-signal,config.on-signal=as:10");
-    let mut r = start(
-        with_debug(Mode::Pid1, &debug, &["--", PYTHON, "-c", &printer]),
-        Mode::Pid1,
-    );
-    r.expect_stdout("ready");
+    let mut r = start_python(&debug, &[], &printer);
     r.signal(libc::SIGTERM);
     r.expect_stdout("SIGUSR1");
     // Every signal is rewritten to USR1, so the printer is ended directly.
@@ -92,11 +93,7 @@ fn on_signal_can_rewrite_and_drop() {
 
     // ignore: HUP never arrives; then the printer is ended directly.
     let debug = behave("config.hooks=on-signal,config.on-signal=ignore");
-    let mut r = start(
-        with_debug(Mode::Pid1, &debug, &["-v", "--", PYTHON, "-c", &printer]),
-        Mode::Pid1,
-    );
-    r.expect_stdout("ready");
+    let mut r = start_python(&debug, &["-v"], &printer);
     r.signal(libc::SIGHUP);
     r.expect_stderr("dropped by an on-signal hook");
     let host_pid = wait_for_main_process(r.pid());
@@ -115,11 +112,7 @@ fn on_signal_can_rewrite_and_drop() {
 fn a_plugin_spinning_in_on_signal_does_not_stop_term() {
     let printer = signal_printer(&[]);
     let debug = behave("config.hooks=on-signal,config.on-signal=loop");
-    let mut r = start(
-        with_debug(Mode::Pid1, &debug, &["--", PYTHON, "-c", &printer]),
-        Mode::Pid1,
-    );
-    r.expect_stdout("ready");
+    let mut r = start_python(&debug, &[], &printer);
     let sent = Instant::now();
     r.signal(libc::SIGTERM);
     let done = r.wait();
@@ -129,7 +122,7 @@ fn a_plugin_spinning_in_on_signal_does_not_stop_term() {
         took < Duration::from_secs(2),
         "TERM took {took:?} to reach the main process"
     );
-    let lines = failure_lines(&done.stderr);
+    let lines = done.stderr_lines_with(BEHAVE_FAILURE);
     assert_eq!(lines.len(), 1, "{:?}", done.stderr);
     assert!(lines[0].contains("on-signal"), "{lines:?}");
 }
@@ -143,11 +136,7 @@ fn a_dead_plugin_process_leaves_pid1_and_signals_working() {
     let printer = signal_printer(&["USR1"]);
     let debug =
         behave("config.hooks=on-signal,on-exit,config.on-signal=ignore,config.on-exit=exit:9");
-    let mut r = start(
-        with_debug(Mode::Pid1, &debug, &["-v", "--", PYTHON, "-c", &printer]),
-        Mode::Pid1,
-    );
-    r.expect_stdout("ready");
+    let mut r = start_python(&debug, &["-v"], &printer);
     r.signal(libc::SIGUSR1);
     r.expect_stderr("dropped by an on-signal hook");
     let plugins = wait_for_named_child(r.pid(), PLUGIN_PROCESS);
@@ -163,11 +152,7 @@ fn a_dead_plugin_process_leaves_pid1_and_signals_working() {
     let done = r.wait();
     // The on-exit hook (exit:9) is gone with the process: the main process's status stands.
     assert_eq!(done.code(), 0, "{}", done.stderr_text());
-    let lost: Vec<_> = done
-        .stderr
-        .iter()
-        .filter(|l| l.contains("plugins are off"))
-        .collect();
+    let lost = done.stderr_lines_with("plugins are off");
     assert_eq!(lost.len(), 1, "{:?}", done.stderr);
 }
 
@@ -185,7 +170,7 @@ fn a_failing_pre_exec_stops_the_start_in_one_line() {
         .wait();
         assert_eq!(done.code(), 2, "{action}: {}", done.stderr_text());
         assert!(!marker.exists(), "{action}: the main process ran");
-        let lines = failure_lines(&done.stderr);
+        let lines = done.stderr_lines_with(BEHAVE_FAILURE);
         assert!(
             !lines.is_empty() && lines.iter().all(|l| l.contains("pre-exec")),
             "{action}: {:?}",
@@ -220,7 +205,7 @@ fn hostile_on_exit_hooks_leave_the_status_right() {
             "{action}: too slow"
         );
         if action != "flood" {
-            let lines = failure_lines(&done.stderr);
+            let lines = done.stderr_lines_with(BEHAVE_FAILURE);
             assert_eq!(lines.len(), 1, "{action}: {:?}", done.stderr);
             assert!(lines[0].contains("on-exit"), "{action}: {lines:?}");
         }
@@ -237,11 +222,7 @@ fn broken_plugins_at_start_are_reported_and_the_container_runs() {
     )
     .wait();
     assert_eq!(done.code(), 4);
-    let lines: Vec<_> = done
-        .stderr
-        .iter()
-        .filter(|l| l.contains("hookinit_test_wit_v1"))
-        .collect();
+    let lines = done.stderr_lines_with("hookinit_test_wit_v1");
     assert_eq!(lines.len(), 1, "{:?}", done.stderr);
 
     // A file that is not a component at all.
@@ -256,7 +237,7 @@ fn broken_plugins_at_start_are_reported_and_the_container_runs() {
     .wait();
     assert_eq!(done.code(), 4);
     assert_eq!(
-        done.stderr.iter().filter(|l| l.contains("bogus")).count(),
+        done.stderr_lines_with("bogus").len(),
         1,
         "{:?}",
         done.stderr
@@ -270,7 +251,12 @@ fn broken_plugins_at_start_are_reported_and_the_container_runs() {
     )
     .wait();
     assert_eq!(done.code(), 4);
-    assert_eq!(failure_lines(&done.stderr).len(), 1, "{:?}", done.stderr);
+    assert_eq!(
+        done.stderr_lines_with(BEHAVE_FAILURE).len(),
+        1,
+        "{:?}",
+        done.stderr
+    );
 }
 
 #[test]
@@ -282,11 +268,7 @@ fn sigguard_drops_what_the_main_process_does_not_catch() {
         signal_printer(&["USR1"])
     );
     let debug = format!("plugin={}", wasm("sigguard"));
-    let mut r = start(
-        with_debug(Mode::Pid1, &debug, &["-v", "--", PYTHON, "-c", &printer]),
-        Mode::Pid1,
-    );
-    r.expect_stdout("ready");
+    let mut r = start_python(&debug, &["-v"], &printer);
     r.signal(libc::SIGHUP); // not caught: dropped, as PID 1 semantics would
     r.expect_stderr("dropping SIGHUP");
     r.signal(libc::SIGUSR1); // caught: forwarded

@@ -232,10 +232,6 @@ fn foreign_debug_value_is_left_to_the_application() {
     let done = start(cmd, Mode::Plain).wait();
     assert_eq!(done.code(), 0);
     assert_eq!(done.stdout, vec!["express:*".to_string()]);
-    let notices: Vec<_> = done
-        .stderr
-        .iter()
-        .filter(|l| l.contains("express:*"))
-        .collect();
+    let notices = done.stderr_lines_with("express:*");
     assert_eq!(notices.len(), 1, "{:?}", done.stderr);
 }

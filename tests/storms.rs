@@ -307,11 +307,7 @@ fn a_thousand_starts_with_a_randomly_failing_plugin() {
         };
         assert_eq!(done.code(), case.status, "{}", context());
         assert_eq!(done.stdout == ["ran"], case.runs, "{}", context());
-        let reports: Vec<&String> = done
-            .stderr
-            .iter()
-            .filter(|l| l.contains("plugin hookinit_test_behave"))
-            .collect();
+        let reports = done.stderr_lines_with("plugin hookinit_test_behave");
         match case.fails_in {
             Some(hook) => assert!(
                 !reports.is_empty() && reports.iter().all(|l| l.contains(hook)),

@@ -275,6 +275,11 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// hookinit's log lines that contain `needle`.
+    pub fn stderr_lines_with(&self, needle: &str) -> Vec<&String> {
+        self.stderr.iter().filter(|l| l.contains(needle)).collect()
+    }
+
     pub fn code(&self) -> i32 {
         self.status
             .code()
