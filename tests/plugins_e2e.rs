@@ -156,6 +156,35 @@ fn a_dead_plugin_process_leaves_pid1_and_signals_working() {
     assert_eq!(lost.len(), 1, "{:?}", done.stderr);
 }
 
+/// A request the plugin process owed when it died is answered for it: a pre-exec that did not
+/// run to the end fails the start (what it was to prepare may be half done).
+#[test]
+fn a_plugin_process_dying_in_pre_exec_fails_the_start() {
+    let dir = tempdir();
+    let marker = dir.path().join("ran");
+    let script = format!("touch {}", marker.display());
+    // The hook downloads from a server that never answers: its connection says the hook runs.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x", server.local_addr().unwrap());
+    let debug = behave(&format!(
+        "fetch=127.0.0.1,write=/tmp,config.hooks=pre-exec,config.pre-exec=fetch:{url}"
+    ));
+    let mut r = start(
+        with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", &script]),
+        Mode::Pid1,
+    );
+    server.set_nonblocking(true).unwrap();
+    let _connection = wait_until("the pre-exec hook to connect", || server.accept().ok());
+    let plugins = wait_for_named_child(r.pid(), PLUGIN_PROCESS);
+    // SAFETY: kill(2) to hookinit's child, which hookinit cannot reap before it has ended.
+    assert_eq!(unsafe { libc::kill(plugins, libc::SIGKILL) }, 0);
+    let done = r.wait();
+    assert_eq!(done.code(), 2, "{}", done.stderr_text());
+    assert!(!marker.exists(), "the main process ran");
+    let lines = done.stderr_lines_with("not run to the end: the plugin process ended");
+    assert!(!lines.is_empty(), "{:?}", done.stderr);
+}
+
 #[test]
 fn a_failing_pre_exec_stops_the_start_in_one_line() {
     let dir = tempdir();

@@ -22,7 +22,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::{ForkResult, Pid};
 
 use super::runtime::{Plugins, Reply, Request, StartReport};
-use super::types::{ExitAction, Hook, HookFailure, PluginFailure, SignalAction};
+use super::types::{Hook, HookFailure, PluginFailure};
 use super::wake::Wake;
 use super::wire::{self, FromRuntime, Inbox};
 use crate::config::plan::PluginSpec;
@@ -58,8 +58,9 @@ pub struct IsolatedPlugins {
 struct State {
     inbox: Inbox,
     ready: VecDeque<Reply>,
-    /// Sent and not yet answered, oldest first (answered with defaults if the process is lost).
-    pending: VecDeque<Request>,
+    /// For each request sent and not yet answered, oldest first: its answer if the process is
+    /// lost.
+    pending: VecDeque<Reply>,
     failures: Vec<HookFailure>,
     alive: bool,
 }
@@ -133,13 +134,17 @@ impl IsolatedPlugins {
     pub fn request(&self, req: Request) {
         let mut st = self.state.borrow_mut();
         if !st.alive {
-            self.answer_lost(&mut st, req);
+            if let Some(reply) = self.unanswered(req) {
+                st.ready.push_back(reply);
+                self.wake.set();
+            }
             return;
         }
-        if !matches!(req, Request::SetMainPid(_)) {
-            st.pending.push_back(req.clone());
+        let sent = wire::send(&mut &self.socket, &req);
+        if let Some(fallback) = self.unanswered(req) {
+            st.pending.push_back(fallback);
         }
-        if let Err(e) = wire::send(&mut &self.socket, &req) {
+        if let Err(e) = sent {
             self.lost(&mut st, &format!("did not take a request ({e})"));
         }
     }
@@ -227,24 +232,22 @@ impl IsolatedPlugins {
         if PROCESS.load(Ordering::Relaxed) == self.pid.as_raw() {
             let _ = kill(self.pid, Signal::SIGKILL);
         }
-        for req in std::mem::take(&mut st.pending) {
-            self.answer_lost(st, req);
+        let owed = std::mem::take(&mut st.pending);
+        if !owed.is_empty() {
+            st.ready.extend(owed);
+            self.wake.set();
         }
     }
 
-    fn answer_lost(&self, st: &mut State, req: Request) {
-        let reply = match req {
-            Request::PreExec(_) => Reply::PreExec(Err(HookFailure {
+    /// What `req` gets if the process cannot answer it.
+    fn unanswered(&self, req: Request) -> Option<Reply> {
+        req.unanswered(|_| {
+            Err(HookFailure {
                 plugin: self.report.names().collect::<Vec<_>>().join(", "),
                 hook: Some(Hook::PreExec),
                 reason: "not run to the end: the plugin process ended".to_string(),
-            })),
-            Request::OnExit { .. } => Reply::OnExit(ExitAction::Propagate),
-            Request::OnSignal(signal) => Reply::OnSignal(SignalAction::Forward(signal)),
-            Request::SetMainPid(_) => return,
-        };
-        st.ready.push_back(reply);
-        self.wake.set();
+            })
+        })
     }
 }
 

@@ -29,6 +29,23 @@ pub enum Request {
     SetMainPid(u32),
 }
 
+impl Request {
+    /// The answer when no plugin can give one (none running, the runtime blocked or gone): the
+    /// signal forwarded as it is, the exit propagated; `pre_exec` decides for a pre-exec.
+    /// `None` for a request that wants no answer.
+    pub fn unanswered(
+        self,
+        pre_exec: impl FnOnce(CommandSpec) -> Result<CommandSpec, HookFailure>,
+    ) -> Option<Reply> {
+        match self {
+            Request::PreExec(cmd) => Some(Reply::PreExec(pre_exec(cmd))),
+            Request::OnExit { .. } => Some(Reply::OnExit(ExitAction::Propagate)),
+            Request::OnSignal(signal) => Some(Reply::OnSignal(SignalAction::Forward(signal))),
+            Request::SetMainPid(_) => None,
+        }
+    }
+}
+
 /// An answer, in the order of the requests.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Reply {
@@ -214,12 +231,7 @@ fn no_worker_reply(st: &watchdog::SharedState, req: Request) -> Option<Reply> {
     if st.wedged.is_some() {
         return Shared::default_reply(st, req);
     }
-    match req {
-        Request::PreExec(cmd) => Some(Reply::PreExec(Ok(cmd))),
-        Request::OnExit { .. } => Some(Reply::OnExit(ExitAction::Propagate)),
-        Request::OnSignal(signal) => Some(Reply::OnSignal(SignalAction::Forward(signal))),
-        Request::SetMainPid(_) => None,
-    }
+    req.unanswered(Ok)
 }
 
 pub fn hook_index(hook: Hook) -> usize {

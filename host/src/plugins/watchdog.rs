@@ -19,7 +19,7 @@ use wasmtime::Engine;
 
 use super::instance::human;
 use super::runtime::{Reply, Request, StartReport};
-use super::types::{ExitAction, Hook, HookFailure, SignalAction};
+use super::types::{Hook, HookFailure};
 use super::wake::Wake;
 
 pub struct Shared {
@@ -102,19 +102,16 @@ impl Shared {
     /// Answers `req` with its default, for when the worker is stuck.
     pub fn default_reply(st: &SharedState, req: Request) -> Option<Reply> {
         let (plugin, hook) = st.wedged.clone().unwrap_or_default();
-        match req {
-            Request::PreExec(_) => Some(Reply::PreExec(Err(HookFailure {
-                plugin: plugin.clone(),
-                hook: Some(Hook::PreExec),
+        req.unanswered(|_| {
+            Err(HookFailure {
                 reason: format!(
                     "not run: the plugin runtime is still blocked by plugin {plugin}{}",
                     hook.map(|h| format!(" in {h}")).unwrap_or_default()
                 ),
-            }))),
-            Request::OnExit { .. } => Some(Reply::OnExit(ExitAction::Propagate)),
-            Request::OnSignal(signal) => Some(Reply::OnSignal(SignalAction::Forward(signal))),
-            Request::SetMainPid(_) => None,
-        }
+                plugin,
+                hook: Some(Hook::PreExec),
+            })
+        })
     }
 
     /// Announces a guest call; returns its generation for [`Shared::end_call`].
