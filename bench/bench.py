@@ -540,8 +540,9 @@ def build_dist(out: Path, no_compiler: bool) -> Path:
 
 
 def check_no_compiler(setup: Setup, lean: Path, scratch: Path) -> None:
-    """The build without a compiler must run the built-in plugins and a plugin precompiled by a
-    full build, and say what to do with one that is not precompiled. A failure stops the run."""
+    """The build without a compiler (nor https) must run the built-in plugins and a plugin
+    precompiled by a full build, say what to do with one that is not precompiled, and refuse
+    https in one line. A failure stops the run."""
     hk = str(lean)
     env = base_env() | {"HOOKINIT_DEBUG": "verbose", "HOOKINIT_CACHE_DIR": str(scratch / "lean-cache")}
     p = run([hk, "--", TRUE], env=env, capture_output=True, timeout=60)
@@ -560,6 +561,12 @@ def check_no_compiler(setup: Setup, lean: Path, scratch: Path) -> None:
         if p.returncode != 0 or "built without a compiler" not in p.stderr:
             die(f"the build without a compiler, given a plugin that is not precompiled, should run the main process and say why the plugin did not load: exit {p.returncode}: {p.stderr.strip()[-400:]}")
         checks.append("reports a plugin that is not precompiled in one line and runs the main process")
+    # The smallest build has no https: it must say so rather than try (nothing listens there).
+    env = base_env() | {"HOOKINIT_DEBUG": "fstree=https://127.0.0.1:9/fix.tar.gz"}
+    p = run([hk, "--", TRUE], env=env, capture_output=True, timeout=60)
+    if p.returncode != 2 or "built without https" not in p.stderr:
+        die(f"the build without a compiler and https, given an https fstree, should refuse it in one line and exit 2: exit {p.returncode}: {p.stderr.strip()[-400:]}")
+    checks.append("refuses fstree=https://... in one line (built without https), exit 2")
     setup.notes.append("the build without a compiler, checked on this run: " + "; ".join(checks))
 
 

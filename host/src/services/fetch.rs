@@ -1,7 +1,8 @@
 //! Downloads for `fstree=URL` and for plugins with a network grant.
 //!
 //! Sources: `http://`, `https://` (rustls, bundled web PKI roots, so an image without
-//! ca-certificates still works), `file://` and plain paths. The body streams to the destination
+//! ca-certificates still works; the `https` feature, see [`HTTPS_MISSING`]), `file://` and plain
+//! paths. The body streams to the destination
 //! file while its sha256 is computed; nothing is kept in memory and nothing is written for a
 //! non-2xx answer (the ceph original unpacked the server's HTML 404 page).
 //!
@@ -30,6 +31,18 @@ pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
 
 const BUF_SIZE: usize = 128 * 1024;
+
+/// Why an `https://` URL is refused by a build without the `https` feature (the smallest build,
+/// `--no-default-features`); `None` when https works. DEBUG and the config file accept such a
+/// URL in every build (one grammar); the download is what fails, with this line.
+const HTTPS_MISSING: Option<&str> = if cfg!(feature = "https") {
+    None
+} else {
+    Some(
+        "this hookinit was built without https (cargo feature `https`); \
+         use an http:// URL pinned with sha256=HEX, a file, or the standard build",
+    )
+};
 
 /// How to fetch. `Default` is what the built-in `fstree` uses.
 #[derive(Debug, Clone)]
@@ -163,6 +176,7 @@ fn classify(source: &str) -> Result<Source, FetchError> {
         return Err(invalid("empty"));
     }
     match scheme_of(source).map(str::to_ascii_lowercase).as_deref() {
+        Some("https") if let Some(why) = HTTPS_MISSING => Err(invalid(why)),
         Some("http" | "https") => Ok(Source::Http(source.to_string())),
         Some("file") => file_url_path(source)
             .map(Source::Local)
@@ -404,9 +418,15 @@ fn checked_uri(url: &str, opts: &FetchOptions) -> Result<Uri, FetchError> {
                 url: shown.clone(),
                 detail: e.to_string(),
             })?;
+    // Only reachable through a redirect: the first URL was classified as http(s).
     if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        // Only reachable through a redirect: the first URL was classified as http(s).
         let reason = "redirected to a scheme other than http or https".into();
+        return Err(FetchError::Denied { url: shown, reason });
+    }
+    if uri.scheme_str() == Some("https")
+        && let Some(why) = HTTPS_MISSING
+    {
+        let reason = format!("redirected to https: {why}");
         return Err(FetchError::Denied { url: shown, reason });
     }
     let Some(host) = host_of(&uri) else {
@@ -1036,8 +1056,28 @@ mod tests {
         assert!(matches!(err, FetchError::Denied { .. }), "{err}");
     }
 
+    /// The smallest build refuses https with one line saying why and what to use instead, at
+    /// the first URL and at a redirect.
+    #[cfg(not(feature = "https"))]
+    #[test]
+    fn https_is_refused_without_the_feature() {
+        let err = classify("HTTPS://example.com/a.tgz")
+            .err()
+            .expect("refused");
+        assert!(matches!(err, FetchError::InvalidSource { .. }), "{err}");
+        assert!(err.to_string().contains("built without https"), "{err}");
+        let err = checked_uri("https://example.com/b.tgz", &FetchOptions::default())
+            .expect_err("refused");
+        assert!(err.to_string().contains("redirected to https"), "{err}");
+    }
+
     #[test]
     fn sources_are_classified() {
+        assert!(matches!(
+            classify("HTTP://example.com/a"),
+            Ok(Source::Http(_))
+        ));
+        #[cfg(feature = "https")]
         assert!(matches!(
             classify("HTTPS://example.com/a"),
             Ok(Source::Http(_))
