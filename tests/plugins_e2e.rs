@@ -185,6 +185,68 @@ fn a_plugin_process_dying_in_pre_exec_fails_the_start() {
     assert!(!lines.is_empty(), "{:?}", done.stderr);
 }
 
+/// The plugin process killed before the runtime has started (a plugin's init waits on a
+/// loopback server that never answers): with fstree planned, the main process does not start
+/// unpatched; without it, it starts without plugins. One line says which.
+#[test]
+fn a_plugin_process_dying_while_starting_stops_a_start_that_needs_fstree() {
+    let dir = tempdir();
+    let marker = dir.path().join("ran");
+    let script = format!("touch {}", marker.display());
+    std::fs::write(dir.path().join("fix"), "patched").unwrap();
+    let archive = dir.path().join("fix.tar.gz");
+    let tar = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(dir.path())
+        .arg("fix")
+        .status()
+        .expect("tar runs");
+    assert!(tar.success());
+    let dest = dir.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    for with_fstree in [true, false] {
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", server.local_addr().unwrap());
+        let mut debug = behave(&format!(
+            "fetch=127.0.0.1,write=/tmp,config.init=fetch:{url}"
+        ));
+        if with_fstree {
+            debug += &format!(",fstree={},dest={}", archive.display(), dest.display());
+        }
+        let mut r = start(
+            with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", &script]),
+            Mode::Pid1,
+        );
+        server.set_nonblocking(true).unwrap();
+        let _connection = wait_until("the plugin's init to connect", || server.accept().ok());
+        let plugins = wait_for_named_child(r.pid(), PLUGIN_PROCESS);
+        // SAFETY: kill(2) to hookinit's child, which hookinit cannot reap before it has ended.
+        assert_eq!(unsafe { libc::kill(plugins, libc::SIGKILL) }, 0);
+        let done = r.wait();
+        let why = "the plugin process ended while starting";
+        if with_fstree {
+            assert_eq!(done.code(), 2, "{}", done.stderr_text());
+            assert!(!marker.exists(), "the main process ran unpatched");
+            assert!(!dest.join("fix").exists(), "fstree ran");
+            let line = format!("plugin fstree: could not be loaded: {why}");
+            let lines = done.stderr_lines_with(&line);
+            assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+            assert!(
+                lines[0].ends_with("the main process was not started"),
+                "{lines:?}"
+            );
+        } else {
+            assert_eq!(done.code(), 0, "{}", done.stderr_text());
+            assert!(marker.exists(), "the main process did not run");
+            let lines = done.stderr_lines_with(&format!("{why}; continuing without plugins"));
+            assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+        }
+        std::fs::remove_file(&marker).ok();
+    }
+}
+
 #[test]
 fn a_failing_pre_exec_stops_the_start_in_one_line() {
     let dir = tempdir();

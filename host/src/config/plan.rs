@@ -179,4 +179,11 @@ impl PluginSpec {
             grants: Grants::default(),
         }
     }
+
+    /// Whether the main process must not start without this plugin's pre-exec: fstree, whose
+    /// files the program expects. Any other plugin that cannot be loaded is reported and left
+    /// out.
+    pub fn start_depends_on_it(&self) -> bool {
+        self.source == PluginSource::Builtin(Builtin::Fstree)
+    }
 }

@@ -20,7 +20,7 @@ use super::runtime::{Reply, Request, StartReport};
 use super::sandbox::{Limits, Sandbox};
 use super::types::{ExitAction, Hook, HookFailure, SignalAction};
 use super::watchdog::{Abandon, Shared};
-use crate::config::plan::{Builtin, PluginSource, PluginSpec};
+use crate::config::plan::{PluginSource, PluginSpec};
 use std::sync::Arc;
 
 /// The target triple hookinit was built for (set by build.rs); the engine compiles for its
@@ -200,11 +200,12 @@ impl Worker {
 
     fn start_failure(&mut self, spec: &PluginSpec, why: String) {
         let f = failure(&spec.name, why);
-        crate::error!("{f}");
         let mut st = self.shared.lock();
         st.start_progress.failures.push(f.clone());
-        if spec.source == PluginSource::Builtin(Builtin::Fstree) {
-            // Its pre-exec "runs" and fails: the start must not go on without the patch.
+        if !spec.start_depends_on_it() {
+            crate::error!("{f}");
+        } else {
+            // Its pre-exec "runs" and fails, which stops the start and says why in one line.
             st.start_progress
                 .plugins
                 .push((spec.name.clone(), [true, false, false]));
@@ -279,8 +280,11 @@ impl Worker {
         }
         match result {
             Ok(r) => Ok(r),
+            // A failed pre-exec stops the start, and the line saying so gives the reason.
             Err(Fault::Crash(why)) => {
-                crate::error!("plugin {}: {hook}: {why}; disabled", slot.name);
+                if hook != Hook::PreExec {
+                    crate::error!("plugin {}: {hook}: {why}; disabled", slot.name);
+                }
                 slot.instance = None;
                 self.shared.lock().failures.push(HookFailure {
                     plugin: slot.name.clone(),
@@ -290,7 +294,9 @@ impl Worker {
                 Err(Some(Fault::Crash(why)))
             }
             Err(Fault::Error(why)) => {
-                crate::error!("plugin {}: {hook}: {why}", slot.name);
+                if hook != Hook::PreExec {
+                    crate::error!("plugin {}: {hook}: {why}", slot.name);
+                }
                 self.shared.lock().failures.push(HookFailure {
                     plugin: slot.name.clone(),
                     hook: Some(hook),

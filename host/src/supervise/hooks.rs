@@ -17,6 +17,9 @@ pub const SAFETY_MARGIN: Duration = Duration::from_secs(2);
 /// The running plugins, if any, and the signals waiting for their on-signal verdict.
 pub struct Hooks {
     pub plugins: Option<IsolatedPlugins>,
+    /// Why the main process must not start: the runtime could not start, and a plugin the
+    /// start depends on (fstree) was in the plan.
+    pub start_blocked: Option<String>,
     /// Signals received (as rewritten by `-r`) and not yet decided, oldest first.
     queued: VecDeque<(i32, i32)>,
     /// The signal whose verdict is being computed, and when it was asked for.
@@ -30,6 +33,7 @@ impl Hooks {
     pub fn start_none() -> Hooks {
         Hooks {
             plugins: None,
+            start_blocked: None,
             queued: VecDeque::new(),
             in_flight: None,
             bypass_signals: false,
@@ -37,13 +41,23 @@ impl Hooks {
     }
 
     /// Starts the runtime when the plan has plugins; nothing at all otherwise (no engine, no
-    /// process). Each plugin that fails to start was logged by the runtime and is left out.
+    /// process). Each plugin that fails to start was logged by the runtime and is left out. If
+    /// the runtime itself cannot start, the main process starts without plugins, unless one that
+    /// the start depends on was planned: then it does not start ([`Hooks::start_blocked`]).
     pub fn start(plan: &Plan) -> Hooks {
         let mut hooks = Hooks::start_none();
         if !plan.plugins.is_empty() {
             match IsolatedPlugins::start(&plan.plugins) {
                 Ok((plugins, _failures)) => hooks.plugins = Some(plugins),
-                Err(err) => crate::error!("{err}; continuing without plugins"),
+                Err(err) => match plan.plugins.iter().find(|p| p.start_depends_on_it()) {
+                    Some(needed) => {
+                        hooks.start_blocked = Some(format!(
+                            "plugin {}: could not be loaded: {err}",
+                            needed.name
+                        ));
+                    }
+                    None => crate::error!("{err}; continuing without plugins"),
+                },
             }
         }
         hooks

@@ -119,6 +119,9 @@ impl Supervisor {
 
     /// Runs the pre-exec hooks (if a plugin subscribed) while still answering signals.
     fn pre_exec(&mut self, command: MainCommand) -> Result<MainCommand, PreExecStop> {
+        if let Some(reason) = self.hooks.start_blocked.take() {
+            return Err(PreExecStop::Failed(Box::new(command), reason));
+        }
         if !self.hooks.wants(Hook::PreExec) {
             return Ok(command);
         }
