@@ -163,22 +163,11 @@ fn a_plugin_process_dying_in_pre_exec_fails_the_start() {
     let dir = tempdir();
     let marker = dir.path().join("ran");
     let script = format!("touch {}", marker.display());
-    // The hook downloads from a server that never answers: its connection says the hook runs.
-    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/x", server.local_addr().unwrap());
-    let debug = behave(&format!(
-        "fetch=127.0.0.1,write=/tmp,config.hooks=pre-exec,config.pre-exec=fetch:{url}"
-    ));
-    let mut r = start(
-        with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", &script]),
-        Mode::Pid1,
-    );
-    server.set_nonblocking(true).unwrap();
-    let _connection = wait_until("the pre-exec hook to connect", || server.accept().ok());
-    let plugins = wait_for_named_child(r.pid(), PLUGIN_PROCESS);
-    // SAFETY: kill(2) to hookinit's child, which hookinit cannot reap before it has ended.
-    assert_eq!(unsafe { libc::kill(plugins, libc::SIGKILL) }, 0);
-    let done = r.wait();
+    let done = kill_the_plugin_process_when_it_connects(&script, |url| {
+        behave(&format!(
+            "fetch=127.0.0.1,write=/tmp,config.hooks=pre-exec,config.pre-exec=fetch:{url}"
+        ))
+    });
     assert_eq!(done.code(), 2, "{}", done.stderr_text());
     assert!(!marker.exists(), "the main process ran");
     let lines = done.stderr_lines_with("not run to the end: the plugin process ended");
@@ -207,24 +196,15 @@ fn a_plugin_process_dying_while_starting_stops_a_start_that_needs_fstree() {
     let dest = dir.path().join("dest");
     std::fs::create_dir(&dest).unwrap();
     for with_fstree in [true, false] {
-        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/x", server.local_addr().unwrap());
-        let mut debug = behave(&format!(
-            "fetch=127.0.0.1,write=/tmp,config.init=fetch:{url}"
-        ));
-        if with_fstree {
-            debug += &format!(",fstree={},dest={}", archive.display(), dest.display());
-        }
-        let mut r = start(
-            with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", &script]),
-            Mode::Pid1,
-        );
-        server.set_nonblocking(true).unwrap();
-        let _connection = wait_until("the plugin's init to connect", || server.accept().ok());
-        let plugins = wait_for_named_child(r.pid(), PLUGIN_PROCESS);
-        // SAFETY: kill(2) to hookinit's child, which hookinit cannot reap before it has ended.
-        assert_eq!(unsafe { libc::kill(plugins, libc::SIGKILL) }, 0);
-        let done = r.wait();
+        let done = kill_the_plugin_process_when_it_connects(&script, |url| {
+            let mut debug = behave(&format!(
+                "fetch=127.0.0.1,write=/tmp,config.init=fetch:{url}"
+            ));
+            if with_fstree {
+                debug += &format!(",fstree={},dest={}", archive.display(), dest.display());
+            }
+            debug
+        });
         let why = "the plugin process ended while starting";
         if with_fstree {
             assert_eq!(done.code(), 2, "{}", done.stderr_text());
@@ -366,4 +346,26 @@ fn sigguard_drops_what_the_main_process_does_not_catch() {
     r.expect_stdout("SIGUSR1");
     r.signal(libc::SIGUSR2); // the printer's stopper, caught: forwarded, it exits 0
     assert_eq!(r.wait().code(), 0);
+}
+
+/// Runs `sh -c script` under hookinit as PID 1 with the DEBUG value `debug(url)`, where `url` is
+/// a loopback server that never answers, and SIGKILLs the plugin process once a plugin has
+/// connected to it: the connection says the plugin is at the point the test is about.
+fn kill_the_plugin_process_when_it_connects(
+    script: &str,
+    debug: impl FnOnce(&str) -> String,
+) -> Finished {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x", server.local_addr().unwrap());
+    let debug = debug(&url);
+    let mut r = start(
+        with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", script]),
+        Mode::Pid1,
+    );
+    server.set_nonblocking(true).unwrap();
+    let _connection = wait_until("a plugin to connect", || server.accept().ok());
+    let plugins = wait_for_named_child(r.pid(), PLUGIN_PROCESS);
+    // SAFETY: kill(2) to hookinit's child, which hookinit cannot reap before it has ended.
+    assert_eq!(unsafe { libc::kill(plugins, libc::SIGKILL) }, 0);
+    r.wait()
 }
