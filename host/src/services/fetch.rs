@@ -2,9 +2,9 @@
 //!
 //! Sources: `http://`, `https://` (rustls, bundled web PKI roots, so an image without
 //! ca-certificates still works; the `https` feature, see [`HTTPS_MISSING`]), `file://` and plain
-//! paths. The body streams to the destination
-//! file while its sha256 is computed; nothing is kept in memory and nothing is written for a
-//! non-2xx answer (the ceph original unpacked the server's HTML 404 page).
+//! paths. The body streams to the destination file while its sha256 is computed; nothing is
+//! kept in memory and nothing is written for a non-2xx answer (the ceph original unpacked the
+//! server's HTML 404 page).
 //!
 //! Redirects are followed here rather than by ureq so that every hop's host is checked against
 //! the grant *before* connecting to it, and so that a redirect to another scheme (`file://`) is
