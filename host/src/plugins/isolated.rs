@@ -130,7 +130,7 @@ impl IsolatedPlugins {
     }
 
     /// Sends a request. Blocks only while the process's socket buffer is full, at most
-    /// [`SEND_TIMEOUT`]; the reply comes through [`IsolatedPlugins::try_reply`].
+    /// `SEND_TIMEOUT`; the reply comes through [`IsolatedPlugins::try_reply`].
     pub fn request(&self, req: Request) {
         let mut st = self.state.borrow_mut();
         if !st.alive {

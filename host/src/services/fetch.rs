@@ -1,7 +1,7 @@
 //! Downloads for `fstree=URL` and for plugins with a network grant.
 //!
 //! Sources: `http://`, `https://` (rustls, bundled web PKI roots, so an image without
-//! ca-certificates still works; the `https` feature, see [`HTTPS_MISSING`]), `file://` and plain
+//! ca-certificates still works; the `https` feature, see `HTTPS_MISSING`), `file://` and plain
 //! paths. The body streams to the destination file while its sha256 is computed; nothing is
 //! kept in memory and nothing is written for a non-2xx answer (the ceph original unpacked the
 //! server's HTML 404 page).
