@@ -28,21 +28,16 @@ use std::sync::Arc;
 pub const TARGET: &str = env!("HOOKINIT_WASM_TARGET");
 
 /// Blocks every asynchronous signal in the calling thread, so that the main thread's signalfd
-/// gets them all. Synchronous ones stay open: wasmtime turns SIGSEGV/SIGILL/SIGFPE/SIGBUS of
-/// guest code into traps.
+/// gets them all, and unblocks the synchronous ones even if whoever started hookinit blocked
+/// them: wasmtime turns SIGSEGV/SIGILL/SIGFPE/SIGBUS of guest code into traps, and a blocked
+/// fault signal kills the process instead.
 pub fn block_async_signals() {
-    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
     let mut set = SigSet::all();
-    for s in [
-        Signal::SIGSEGV,
-        Signal::SIGILL,
-        Signal::SIGFPE,
-        Signal::SIGBUS,
-        Signal::SIGTRAP,
-    ] {
+    for s in crate::signals::takeover::SYNCHRONOUS {
         set.remove(s);
     }
-    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&set), None);
 }
 
 struct Slot {

@@ -42,9 +42,10 @@ impl SignalSetup {
         for sig in SYNCHRONOUS {
             blocked.remove(sig);
         }
+        // SETMASK, not BLOCK: fault signals a caller left blocked are unblocked too.
         let mut original_mask = SigSet::empty();
         nix::sys::signal::pthread_sigmask(
-            SigmaskHow::SIG_BLOCK,
+            SigmaskHow::SIG_SETMASK,
             Some(&blocked),
             Some(&mut original_mask),
         )?;
