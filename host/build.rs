@@ -231,7 +231,7 @@ fn build_components(plugins: &Path, crates: &[String]) -> PathBuf {
     if !status.success() {
         panic!(
             "building the built-in plugins for wasm32-wasip2 failed (is the target installed? \
-             `rustup target add wasm32-wasip2`)"
+             `rustup toolchain install` sets up what rust-toolchain.toml lists)"
         );
     }
     target_dir.join("wasm32-wasip2").join("release")

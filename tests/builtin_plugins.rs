@@ -1088,6 +1088,7 @@ fn coredump_says_plainly_when_cores_go_to_a_host_helper() {
     let cwd = tempdir();
     let debug = format!("plugin={},write={}", coredump_wasm(), out.path().display());
     let mut cmd = Command::new("unshare");
+    default_signals(&mut cmd);
     cmd.args([
         "--mount",
         "--pid",

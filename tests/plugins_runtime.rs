@@ -23,6 +23,9 @@ struct Built {
     sigguard: PathBuf,
 }
 
+/// The runtime's log lines (see `built`).
+static LOG: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 /// Builds the test plugins (and points the compile cache at a directory of this run).
 fn built() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
@@ -31,6 +34,9 @@ fn built() -> &'static Built {
         let cache = common::plugin_cache();
         // SAFETY: set once, before any test uses the runtime (they all wait for this OnceLock).
         unsafe { std::env::set_var("HOOKINIT_CACHE_DIR", &cache) };
+        // The runtime runs in this process: the lines its deliberately broken plugins cause are
+        // kept here, not printed among the test results.
+        hookinit::log::redirect(|line| LOG.lock().unwrap().push(line.to_owned()));
         let out =
             common::build_plugins(&["hookinit-test-behave", "hookinit-test-wit-v1", "sigguard"]);
         Built {

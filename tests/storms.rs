@@ -88,7 +88,10 @@ fn signal_storm_loses_nothing() {
 }
 
 const FORK_STORM: &str = r#"
-import os, sys, time
+import os, signal, sys, time
+# The test reads hookinit's RSS after "orphans", then sends SIGUSR1 (forwarded by hookinit) to let
+# the zombie count and the exit go on: hookinit is still there when it is measured.
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
 start = time.monotonic()
 end = start + float(sys.argv[1])
 made = 0
@@ -106,6 +109,7 @@ while time.monotonic() < end:
     os.waitpid(pid, 0)
     made += 20
 print("orphans", made, flush=True)
+signal.sigwait({signal.SIGUSR1})
 init = os.getppid()
 deadline = time.monotonic() + 20
 while time.monotonic() < deadline:
@@ -135,6 +139,7 @@ fn fork_storm_leaves_no_zombie_and_flat_memory() {
         let rss_before = rss_kib(pid);
         let made = r.expect_stdout("orphans");
         let rss_after = rss_kib(pid);
+        r.signal(libc::SIGUSR1);
         r.expect_stdout("zombies 0");
         let done = r.wait();
         assert_eq!(done.code(), 0, "{mode:?}: {}", done.stderr_text());

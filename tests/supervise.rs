@@ -342,6 +342,7 @@ fn parent_death_signal_is_forwarded() {
     cmd.arg("-c")
         .arg(&script)
         .env("HOOKINIT_CONFIG", "/dev/null");
+    default_signals(&mut cmd);
     let mut r = start(cmd, Mode::Plain);
     let line = r.expect_stdout("hookinit=");
     let hookinit: i32 = line["hookinit=".len()..]
@@ -374,4 +375,83 @@ fn verbosity_from_the_environment_shows_the_lifecycle() {
     // Quiet by default, like tini.
     let done = run(Mode::Plain, &["--", "true"]);
     assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+}
+
+#[test]
+fn usage_errors_are_one_line_status_2_and_nothing_runs() {
+    let marker = tempfile::tempdir().unwrap();
+    let ran = marker.path().join("ran");
+    let touch = format!("touch {}", ran.display());
+    for (args, env, says) in [
+        (
+            vec!["--verbos", "sh", "-c", &touch],
+            None,
+            "hookinit: error: unknown option `--verbos`: did you mean `--verbose`?",
+        ),
+        (
+            vec!["--grace=abc", "sh", "-c", &touch],
+            None,
+            "hookinit: error: --grace: `abc` is not a duration: write a number and a unit",
+        ),
+        (
+            vec!["--", "sh", "-c", &touch],
+            Some(("HOOKINIT_DEBUG", "1")),
+            "hookinit: error: HOOKINIT_DEBUG: `1` is not a hookinit option",
+        ),
+        (
+            vec!["--", "sh", "-c", &touch],
+            Some(("HOOKINIT_DEBUG", "verbos")),
+            "hookinit: error: HOOKINIT_DEBUG: unknown option `verbos`: did you mean `verbose`?",
+        ),
+        (
+            vec!["--", "sh", "-c", &touch],
+            Some(("DEBUG", "stayalive=9999999999999999999s")),
+            "hookinit: error: DEBUG: bad value `9999999999999999999s` for `stayalive`: too long",
+        ),
+    ] {
+        let mut cmd = command(Mode::Plain, &args);
+        if let Some((name, value)) = env {
+            cmd.env(name, value);
+        }
+        let done = start(cmd, Mode::Plain).wait();
+        assert_eq!(done.code(), 2, "{args:?}: {}", done.stderr_text());
+        let first = done.stderr.first().cloned().unwrap_or_default();
+        assert!(first.starts_with(says), "{args:?}: {}", done.stderr_text());
+        assert!(!ran.exists(), "{args:?}: the program ran");
+    }
+    // A program's own options after PROGRAM (or `--`) are the program's.
+    let done = run(Mode::Plain, &["sh", "-c", "exit 7"]);
+    assert_eq!(done.code(), 7, "{}", done.stderr_text());
+}
+
+#[test]
+fn help_works_for_hookinit_and_every_plugin_subcommand() {
+    let help = run(Mode::Plain, &["--help"]);
+    assert_eq!(help.code(), 0);
+    let text = help.stdout.join("\n");
+    for word in [
+        "max-size=SIZE",
+        "timeout=DURATION",
+        "config.KEY=VALUE",
+        "unpinned",
+        "plugin list",
+    ] {
+        assert!(text.contains(word), "--help lacks {word}: {text}");
+    }
+    for sub in ["compile", "inspect", "check", "list"] {
+        let done = run(Mode::Plain, &["plugin", sub, "--help"]);
+        assert_eq!(
+            done.code(),
+            0,
+            "plugin {sub} --help: {}",
+            done.stderr_text()
+        );
+        assert!(
+            done.stdout
+                .iter()
+                .any(|l| l.starts_with("usage: hookinit plugin")),
+            "plugin {sub} --help: {:?}",
+            done.stdout
+        );
+    }
 }

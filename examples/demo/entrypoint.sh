@@ -8,4 +8,5 @@ if [ ! -f "$CONFIG" ]; then
     echo "entrypoint: $CONFIG is missing, giving up" >&2
     exit 3
 fi
+echo "entrypoint: starting the application with $CONFIG"
 exec sleep infinity

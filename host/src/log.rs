@@ -5,10 +5,21 @@
 //! straight to fd 2 with one `write` per line so that lines from PID 1 never interleave mid-line.
 
 use std::io::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 static LEVEL: AtomicU8 = AtomicU8::new(1);
 static TIMESTAMPS: AtomicBool = AtomicBool::new(false);
+/// Where lines go instead of stderr, once set (see [`redirect`]).
+static SINK: OnceLock<fn(&str)> = OnceLock::new();
+
+/// Sends every line (with its newline) to `sink` instead of stderr, for the rest of the process.
+/// For programs that run the plugin runtime in-process, such as its tests: they keep the lines a
+/// deliberately broken plugin causes instead of printing them. Returns false if a sink was set
+/// already (the first one stays).
+pub fn redirect(sink: fn(&str)) -> bool {
+    SINK.set(sink).is_ok()
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -72,7 +83,12 @@ fn write_tagged(level: Level, tag: &str, args: std::fmt::Arguments<'_>) {
         escape_controls(&message, &mut line);
     }
     line.push('\n');
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    match SINK.get() {
+        Some(sink) => sink(&line),
+        None => {
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
+    }
 }
 
 /// Appends `message` to `out` with its control characters escaped (`\n`, `\u{1b}`).

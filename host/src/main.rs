@@ -3,8 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use hookinit::cli::Cli;
+use hookinit::cli::{self, Parsed};
 use hookinit::config;
 use hookinit::signals::takeover::SignalSetup;
 use hookinit::supervise::Supervisor;
@@ -27,7 +26,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let cli = Cli::parse_from(args);
+    let cli = match cli::parse(args) {
+        Parsed::Run(cli) => cli,
+        Parsed::Exit(code) => return ExitCode::from(code),
+    };
     let env = |name: &str| std::env::var_os(name);
     let loaded = match config::load(cli, &env) {
         Ok(loaded) => loaded,

@@ -56,6 +56,7 @@ pub fn command(mode: Mode, args: &[&str]) -> Command {
         Mode::Plain => Command::new(hookinit_bin()),
     };
     cmd.args(args);
+    default_signals(&mut cmd);
     // Tests must not depend on the developer's environment.
     for var in [
         "DEBUG",
@@ -68,6 +69,29 @@ pub fn command(mode: Mode, args: &[&str]) -> Command {
     // An empty configuration, so that a developer's /etc/hookinit.toml cannot change results.
     cmd.env("HOOKINIT_CONFIG", "/dev/null");
     cmd
+}
+
+/// Starts `cmd` with every signal at its default disposition and none blocked, whatever the test
+/// run was started with (`nohup` ignores SIGHUP, a CI runner may block signals): hookinit hands
+/// the dispositions it was given to the main process, and the tests rely on the defaults. A test
+/// that needs another disposition sets it after this.
+pub fn default_signals(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls (signal, sigprocmask) on
+    // local data.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in 1..=libc::SIGRTMAX() {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
+            let mut none = std::mem::zeroed::<libc::sigset_t>();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            Ok(())
+        });
+    }
 }
 
 /// A running hookinit with its output read line by line in background threads.

@@ -133,7 +133,16 @@ impl DebugSpec {
         })
     }
 
-    /// The one notice line to print when some words were left to the application.
+    /// Refuses words left to the application, for values that are hookinit's alone
+    /// (`HOOKINIT_DEBUG`, `--debug`, the file's `debug`).
+    pub fn all_ours(self) -> Result<Self, DebugError> {
+        match self.ignored.first() {
+            Some(word) => Err(DebugError::NotOurs { word: word.clone() }),
+            None => Ok(self),
+        }
+    }
+
+    /// The one notice line to print when some words of `DEBUG` were left to the application.
     pub fn ignored_notice(&self) -> Option<String> {
         if self.ignored.is_empty() {
             return None;
@@ -150,19 +159,25 @@ impl DebugSpec {
     }
 }
 
-/// Why a DEBUG value was refused. Each message is one line: what is wrong and what to do.
+/// Why a DEBUG value was refused. Each message is one line saying what is wrong and what to do;
+/// the caller puts the name of the value in front (`DEBUG`, `HOOKINIT_DEBUG`, `--debug`, the
+/// file's `debug` key), so that the line names what the operator wrote.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DebugError {
     /// A word close to one of our names: most likely a typo.
-    #[error(
-        "DEBUG: unknown option `{word}`: did you mean `{suggestion}`? (set HOOKINIT_DEBUG instead of DEBUG to keep DEBUG for your application)"
-    )]
+    #[error("unknown option `{word}`: did you mean `{suggestion}`?")]
     NearMiss { word: String, suggestion: String },
+    /// A word unlike any of ours where every word must be ours (HOOKINIT_DEBUG, `--debug`, the
+    /// file): there is no application to leave it to.
+    #[error(
+        "`{word}` is not a hookinit option: use verbose, stayalive, fstree=SOURCE or plugin=SOURCE with their sub-options (hookinit --help lists them)"
+    )]
+    NotOurs { word: String },
     /// An option or sub-option that needs `=value` came without one.
-    #[error("DEBUG: `{option}` needs a value: write {usage}")]
+    #[error("`{option}` needs a value: write {usage}")]
     MissingValue { option: String, usage: String },
     /// A value that does not parse.
-    #[error("DEBUG: bad value `{value}` for `{option}`: {reason}")]
+    #[error("bad value `{value}` for `{option}`: {reason}")]
     BadValue {
         option: String,
         value: String,
@@ -170,7 +185,7 @@ pub enum DebugError {
     },
     /// A sub-option that is not right after the option it modifies.
     #[error(
-        "DEBUG: `{word}` is a sub-option of {parent} and must follow it: move it right after the option it modifies, e.g. `{example}`"
+        "`{word}` is a sub-option of {parent} and must follow it: move it right after the option it modifies, e.g. `{example}`"
     )]
     OutOfContext {
         word: String,
@@ -179,25 +194,9 @@ pub enum DebugError {
     },
     /// A plugin fetched from a URL with neither `sha256=` nor `unpinned`.
     #[error(
-        "DEBUG: plugin `{url}` comes from a URL without a pin: add `,sha256=HEX` (the component's sha256) after it, or `,unpinned` to run whatever the URL serves"
+        "plugin `{url}` comes from a URL without a pin: add `,sha256=HEX` (the component's sha256) after it, or `,unpinned` to run whatever the URL serves"
     )]
     Unpinned { url: String },
-}
-
-impl DebugError {
-    /// The message without the `DEBUG: ` prefix and without the HOOKINIT_DEBUG hint, for
-    /// contexts where the value comes from elsewhere (the configuration file's `debug` key).
-    pub fn detail(&self) -> String {
-        match self {
-            DebugError::NearMiss { word, suggestion } => {
-                format!("unknown option `{word}`: did you mean `{suggestion}`?")
-            }
-            other => {
-                let text = other.to_string();
-                text.strip_prefix("DEBUG: ").unwrap_or(&text).to_owned()
-            }
-        }
-    }
 }
 
 /// Parses the value of DEBUG (or HOOKINIT_DEBUG). See the module documentation for the grammar.
@@ -215,10 +214,141 @@ pub fn parse(value: &str) -> Result<DebugSpec, DebugError> {
     parser.finish()
 }
 
-const OPTIONS: [&str; 4] = ["verbose", "stayalive", "fstree", "plugin"];
-const FSTREE_SUBS: [&str; 5] = ["strip", "sha256", "dest", "max-size", "timeout"];
-const PLUGIN_SUBS: [&str; 6] = ["sha256", "read", "write", "fetch", "env", "unpinned"];
+/// A word of the grammar: its name for the parser, how it is written and what it does for
+/// `hookinit --help` ([`help`]), so that the two cannot drift apart.
+pub struct Word {
+    pub name: &'static str,
+    pub form: &'static str,
+    pub help: &'static str,
+}
+
+const fn word(name: &'static str, form: &'static str, help: &'static str) -> Word {
+    Word { name, form, help }
+}
+
+pub const OPTIONS: [Word; 4] = [
+    word(
+        "verbose",
+        "verbose",
+        "trace entrypoint scripts (set -x) and log every lifecycle step",
+    ),
+    word(
+        "stayalive",
+        "stayalive[=always|=DURATION]",
+        "stay up after the main process fails, for `docker exec`; always: after a success too; DURATION: that long at most",
+    ),
+    word(
+        "fstree",
+        "fstree=SOURCE",
+        "unpack a tar (gz, xz, zst) or zip over / before the main process starts; SOURCE: an http, https or file URL, or a path",
+    ),
+    word(
+        "plugin",
+        "plugin=SOURCE",
+        "run an operator's WebAssembly plugin; SOURCE: a path or an http/https URL",
+    ),
+];
+pub const FSTREE_SUBS: [Word; 5] = [
+    word(
+        "strip",
+        "strip=N",
+        "drop N leading folders of every entry (without it, a single top folder holding everything is dropped)",
+    ),
+    word(
+        "sha256",
+        "sha256=HEX",
+        "refuse the archive unless its sha256 is HEX",
+    ),
+    word("dest", "dest=DIR", "unpack under DIR instead of /"),
+    word(
+        "max-size",
+        "max-size=SIZE",
+        "refuse an archive that unpacks to more than SIZE (512K, 2G; default 1G)",
+    ),
+    word(
+        "timeout",
+        "timeout=DURATION",
+        "give up a download that takes longer (default 5m)",
+    ),
+];
+pub const PLUGIN_SUBS: [Word; 6] = [
+    word(
+        "sha256",
+        "sha256=HEX",
+        "the component's sha256: required for a URL, checked for a path",
+    ),
+    word(
+        "unpinned",
+        "unpinned",
+        "run whatever the URL serves, without a sha256",
+    ),
+    word(
+        "read",
+        "read=DIR",
+        "let the plugin read DIR (repeatable, like the grants below)",
+    ),
+    word("write", "write=DIR", "let the plugin read and write DIR"),
+    word(
+        "fetch",
+        "fetch=HOST[:PORT]",
+        "let the plugin download from HOST",
+    ),
+    word(
+        "env",
+        "env=NAME",
+        "let the plugin see the environment variable NAME",
+    ),
+];
 const CONFIG_PREFIX: &str = "config.";
+/// `config.KEY=VALUE`, for `--help`: not in [`PLUGIN_SUBS`] as its name is a prefix.
+const CONFIG_WORD: Word = word(
+    "config.",
+    "config.KEY=VALUE",
+    "hand KEY=VALUE to the plugin's init (repeatable)",
+);
+
+fn is_one_of(words: &[Word], name: &str) -> bool {
+    words.iter().any(|w| w.name == name)
+}
+
+/// The DEBUG options and sub-options with what each does, for `hookinit --help`.
+pub fn help() -> String {
+    // Wrapped here, to under clap's 100 columns, with the description column kept.
+    const FORM: usize = 32;
+    const WIDTH: usize = 96 - FORM - 3;
+    let mut text = String::new();
+    let mut line = |indent: usize, w: &Word| {
+        let mut form = format!("{:indent$}{}", "", w.form);
+        let mut current = String::new();
+        for word in w.help.split(' ') {
+            if !current.is_empty() && current.len() + 1 + word.len() > WIDTH {
+                text.push_str(&format!("  {form:<FORM$} {current}\n"));
+                form.clear();
+                current.clear();
+            }
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        text.push_str(&format!("  {form:<FORM$} {current}\n"));
+    };
+    for option in &OPTIONS {
+        line(0, option);
+        let subs: &[Word] = match option.name {
+            "fstree" => &FSTREE_SUBS,
+            "plugin" => &PLUGIN_SUBS,
+            _ => &[],
+        };
+        for sub in subs {
+            line(2, sub);
+        }
+        if option.name == "plugin" {
+            line(2, &CONFIG_WORD);
+        }
+    }
+    text
+}
 
 /// The `fstree` or `plugin` whose sub-options may follow.
 #[derive(Default)]
@@ -273,7 +403,7 @@ impl Parser {
             Some((name, value)) => (name.trim(), Some(value.trim())),
             None => (word, None),
         };
-        if OPTIONS.contains(&name) {
+        if is_one_of(&OPTIONS, name) {
             self.close()?;
             return self.option(name, value);
         }
@@ -352,8 +482,8 @@ impl Parser {
     fn in_context(&self, name: &str) -> bool {
         match self.current {
             Current::None => false,
-            Current::Fstree(_) => FSTREE_SUBS.contains(&name),
-            Current::Plugin(_) => PLUGIN_SUBS.contains(&name) || name.starts_with(CONFIG_PREFIX),
+            Current::Fstree(_) => is_one_of(&FSTREE_SUBS, name),
+            Current::Plugin(_) => is_one_of(&PLUGIN_SUBS, name) || name.starts_with(CONFIG_PREFIX),
         }
     }
 
@@ -481,13 +611,13 @@ impl Parser {
     /// A suggestion when `name` is close to one of the names valid here.
     fn near_miss(&self, name: &str) -> Option<String> {
         let lower = name.to_lowercase();
-        let subs: &[&str] = match self.current {
+        let subs: &[Word] = match self.current {
             Current::None => &[],
             Current::Fstree(_) => &FSTREE_SUBS,
             Current::Plugin(_) => &PLUGIN_SUBS,
         };
         let mut best: Option<(usize, &str)> = None;
-        for &candidate in OPTIONS.iter().chain(subs) {
+        for candidate in OPTIONS.iter().chain(subs).map(|w| w.name) {
             let distance = strsim::osa_distance(&lower, candidate);
             if distance <= 2 && best.is_none_or(|(d, _)| distance < d) {
                 best = Some((distance, candidate));
@@ -654,10 +784,26 @@ fn parse_stayalive(value: Option<&str>) -> Result<StayAlive, DebugError> {
         })
 }
 
-/// A duration such as `30s`, `10m`, `1h30m` (humantime syntax).
+/// The longest duration any option takes. Deadlines are computed as `Instant + Duration`, which
+/// panics past the clock's range; a year is far beyond any real stay, grace or timeout.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// A duration such as `30s`, `500ms`, `10m`, `1h30m` (humantime syntax), at most
+/// [`MAX_DURATION`].
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("{e}: expected a duration such as `30s`, `10m` or `1h30m`"))
+    let duration = humantime::parse_duration(text.trim()).map_err(|_| {
+        "not a duration: write a number and a unit, e.g. `30s`, `500ms`, `10m` or `1h30m`"
+            .to_owned()
+    })?;
+    check_duration(duration)
+}
+
+/// Refuses a duration over [`MAX_DURATION`].
+pub(crate) fn check_duration(duration: Duration) -> Result<Duration, String> {
+    if duration > MAX_DURATION {
+        return Err("too long: the longest is 365 days (`8760h`)".to_owned());
+    }
+    Ok(duration)
 }
 
 /// A byte count with an optional binary suffix: `512`, `64K`, `2G`, `1GiB`.
@@ -1245,7 +1391,7 @@ mod tests {
         }
         assert_eq!(
             err("verbos").to_string(),
-            "DEBUG: unknown option `verbos`: did you mean `verbose`? (set HOOKINIT_DEBUG instead of DEBUG to keep DEBUG for your application)"
+            "unknown option `verbos`: did you mean `verbose`?"
         );
     }
 
@@ -1321,7 +1467,7 @@ mod tests {
         );
         assert_eq!(
             e.to_string(),
-            "DEBUG: `strip=1` is a sub-option of `fstree=SOURCE` and must follow it: move it right after the option it modifies, e.g. `fstree=https://host/tree.tgz,strip=1`"
+            "`strip=1` is a sub-option of `fstree=SOURCE` and must follow it: move it right after the option it modifies, e.g. `fstree=https://host/tree.tgz,strip=1`"
         );
         for value in [
             "sha256=abc",
@@ -1360,7 +1506,7 @@ mod tests {
         }
         assert_eq!(
             err("fstree").to_string(),
-            "DEBUG: `fstree` needs a value: write `fstree=SOURCE`, SOURCE being an http, https or file URL or a path"
+            "`fstree` needs a value: write `fstree=SOURCE`, SOURCE being an http, https or file URL or a path"
         );
         // An explicitly empty config value is allowed.
         let options = opts("plugin=/p.wasm,config.x=");
@@ -1402,11 +1548,11 @@ mod tests {
         }
         assert_eq!(
             err("fstree=/t.tgz,strip=x").to_string(),
-            "DEBUG: bad value `x` for `strip`: expected a whole number of leading folders to drop, e.g. `strip=1`"
+            "bad value `x` for `strip`: expected a whole number of leading folders to drop, e.g. `strip=1`"
         );
         let message = err("stayalive=forever").to_string();
         assert!(
-            message.starts_with("DEBUG: bad value `forever` for `stayalive`: "),
+            message.starts_with("bad value `forever` for `stayalive`: "),
             "{message}"
         );
         assert!(!message.contains('\n'));
@@ -1440,11 +1586,14 @@ mod tests {
         ] {
             let e = err(value);
             assert!(!e.to_string().contains('\n'), "{e}");
-            assert!(!e.detail().starts_with("DEBUG"), "{}", e.detail());
         }
+        let stay = err("stayalive=9999999999999999999s").to_string();
+        assert!(stay.contains("too long: the longest is 365 days"), "{stay}");
+        let leftovers = err("stayalive=forever").to_string();
+        assert!(!leftovers.contains("expected number at"), "{leftovers}");
         assert_eq!(
-            err("verbos").detail(),
-            "unknown option `verbos`: did you mean `verbose`?"
+            parse("verbose,1").unwrap().all_ours(),
+            Err(DebugError::NotOurs { word: "1".into() })
         );
     }
 

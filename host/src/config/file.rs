@@ -322,12 +322,14 @@ impl<'de> Deserialize<'de> for DurationValue {
                     .map_err(|e| E::custom(format!("bad duration `{v}`: {e}")))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationValue, E> {
-                Ok(DurationValue(Duration::from_secs(v)))
+                debug::check_duration(Duration::from_secs(v))
+                    .map(DurationValue)
+                    .map_err(|e| E::custom(format!("bad duration {v}: {e}")))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationValue, E> {
-                u64::try_from(v)
-                    .map(|s| DurationValue(Duration::from_secs(s)))
-                    .map_err(|_| E::custom(format!("a duration cannot be negative ({v})")))
+                let secs = u64::try_from(v)
+                    .map_err(|_| E::custom(format!("a duration cannot be negative ({v})")))?;
+                self.visit_u64(secs)
             }
         }
         d.deserialize_any(V)
@@ -340,13 +342,10 @@ fn de_some_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>,
 
 fn de_debug<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DebugSpec>, D::Error> {
     let text = String::deserialize(d)?;
-    let spec = debug::parse(&text).map_err(|e| de::Error::custom(e.detail()))?;
-    if let Some(word) = spec.ignored.first() {
-        return Err(de::Error::custom(format!(
-            "`{word}` is not a hookinit DEBUG option: use verbose, stayalive, fstree=SOURCE or plugin=SOURCE with their sub-options"
-        )));
-    }
-    Ok(Some(spec))
+    debug::parse(&text)
+        .and_then(DebugSpec::all_ours)
+        .map(Some)
+        .map_err(de::Error::custom)
 }
 
 #[derive(Deserialize)]
@@ -786,7 +785,7 @@ allow-unpinned = true
         );
         let e = err("debug = \"verbose,1\"");
         assert!(
-            e.starts_with("/etc/hookinit.toml:1:9: `1` is not a hookinit DEBUG option"),
+            e.starts_with("/etc/hookinit.toml:1:9: `1` is not a hookinit option"),
             "{e}"
         );
     }

@@ -19,8 +19,13 @@ use plan::{Builtin, Plan, PluginSource, PluginSpec};
 /// A configuration mistake: one line saying what is wrong and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0}")]
-    Debug(#[from] debug::DebugError),
+    /// A refused debug value, with the name of what held it (`DEBUG`, `HOOKINIT_DEBUG`,
+    /// `--debug`).
+    #[error("{from}: {error}{}", shared_hint(from, error))]
+    Debug {
+        from: &'static str,
+        error: debug::DebugError,
+    },
     #[error("{source_name}: {message}")]
     Invalid {
         source_name: String,
@@ -28,6 +33,17 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     File(String),
+}
+
+/// A typo in `DEBUG`, which applications use too, may have been meant for the application:
+/// the hint says how to keep the two apart.
+fn shared_hint(from: &str, error: &debug::DebugError) -> &'static str {
+    match (from, error) {
+        ("DEBUG", debug::DebugError::NearMiss { .. }) => {
+            " (set HOOKINIT_DEBUG instead of DEBUG to keep DEBUG for your application)"
+        }
+        _ => "",
+    }
 }
 
 fn invalid(source_name: &str, message: impl Into<String>) -> ConfigError {
@@ -139,11 +155,16 @@ pub fn load(cli: Cli, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Loaded, 
         .or_else(|| env_str("HOOKINIT_DEBUG").map(|v| ("HOOKINIT_DEBUG", v)))
         .or_else(|| env_str("DEBUG").map(|v| ("DEBUG", v)));
     let spec = match debug_value {
-        Some((_, value)) => {
-            let spec = debug::parse(&value)?;
-            if let Some(notice) = spec.ignored_notice() {
-                notices.push(notice);
-            }
+        Some((from, value)) => {
+            let error = |error| ConfigError::Debug { from, error };
+            let spec = debug::parse(&value).map_err(error)?;
+            // DEBUG is shared with the application; HOOKINIT_DEBUG and --debug are ours alone.
+            let spec = if from == "DEBUG" {
+                notices.extend(spec.ignored_notice());
+                spec
+            } else {
+                spec.all_ours().map_err(error)?
+            };
             Some(spec)
         }
         None => file.debug.clone(),
@@ -239,12 +260,7 @@ fn signal(from: &str, value: &str) -> Result<Signal, ConfigError> {
 }
 
 fn duration(from: &str, value: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(value.trim()).map_err(|e| {
-        invalid(
-            from,
-            format!("`{value}` is not a duration like 2s or 500ms: {e}"),
-        )
-    })
+    debug::parse_duration(value).map_err(|why| invalid(from, format!("`{value}` is {why}")))
 }
 
 #[cfg(test)]
@@ -332,6 +348,44 @@ mod tests {
     }
 
     #[test]
+    fn debug_errors_name_where_the_value_came_from() {
+        let err = |args: &[&str], vars: &[(&str, &str)]| {
+            load_with(args, vars, None).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err(&["true"], &[("DEBUG", "verbos")]),
+            "DEBUG: unknown option `verbos`: did you mean `verbose`? (set HOOKINIT_DEBUG instead of DEBUG to keep DEBUG for your application)"
+        );
+        assert_eq!(
+            err(&["true"], &[("HOOKINIT_DEBUG", "verbos")]),
+            "HOOKINIT_DEBUG: unknown option `verbos`: did you mean `verbose`?"
+        );
+        assert_eq!(
+            err(&["--debug", "stayalvie", "true"], &[]),
+            "--debug: unknown option `stayalvie`: did you mean `stayalive`?"
+        );
+        // HOOKINIT_DEBUG and --debug are hookinit's alone: nothing is left to the application.
+        let own = err(&["true"], &[("HOOKINIT_DEBUG", "1")]);
+        assert!(
+            own.starts_with("HOOKINIT_DEBUG: `1` is not a hookinit option"),
+            "{own}"
+        );
+        let own = err(&["--debug", "verbose,express:*", "true"], &[]);
+        assert!(own.starts_with("--debug: `express:*` is not"), "{own}");
+        // DEBUG's own words stay the application's.
+        let loaded = load(
+            Cli::parse_from(["hookinit", "true"]),
+            &|name: &str| match name {
+                "DEBUG" => Some("express:*".into()),
+                "HOOKINIT_CONFIG" => Some("/dev/null".into()),
+                _ => None,
+            },
+        )
+        .unwrap();
+        assert_eq!(loaded.notices.len(), 1);
+    }
+
+    #[test]
     fn verbose_turns_on_the_trace_and_the_builtin_plugin_first() {
         let plan = load_with(&["true"], &[("DEBUG", "verbose,fstree=/tmp/x.tar")], None).unwrap();
         assert!(plan.trace);
@@ -348,6 +402,21 @@ mod tests {
         assert!(
             err.starts_with("HOOKINIT_GRACE: `soon` is not a duration"),
             "{err}"
+        );
+        let err = load_with(
+            &["true"],
+            &[("HOOKINIT_GRACE", "9999999999999999999s")],
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("too long"), "{err}");
+        let err = load_with(&["--grace", "abc", "true"], &[], None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "--grace: `abc` is not a duration: write a number and a unit, e.g. `30s`, `500ms`, `10m` or `1h30m`"
         );
         let err = load_with(&["-r", "TERM", "true"], &[], None)
             .unwrap_err()

@@ -41,6 +41,11 @@ pub fn main_plugin_cli(args: Vec<OsString>) -> i32 {
             return 2;
         }
     };
+    // `--help` works after every subcommand (a file named `--help` is `./--help`).
+    if rest.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return 0;
+    }
     let result = match cmd {
         "compile" => compile(rest),
         "inspect" => inspect(rest),
