@@ -369,3 +369,80 @@ fn kill_the_plugin_process_when_it_connects(
     assert_eq!(unsafe { libc::kill(plugins, libc::SIGKILL) }, 0);
     r.wait()
 }
+
+/// `docker stop` (SIGTERM to PID 1) while the plugin process downloads a plugin from a server
+/// that never answers: PID 1 answers at once (143, the main process never started), and the
+/// plugin process goes with it.
+#[test]
+fn a_stop_while_a_plugin_download_stalls_ends_hookinit_within_a_second() {
+    let dir = tempdir();
+    let marker = dir.path().join("ran");
+    let script = format!("touch {}", marker.display());
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let debug = format!(
+        "plugin=http://{}/p.wasm,unpinned",
+        server.local_addr().unwrap()
+    );
+    let mut r = start(
+        with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", &script]),
+        Mode::Pid1,
+    );
+    server.set_nonblocking(true).unwrap();
+    let _connection = wait_until("the plugin download to connect", || server.accept().ok());
+    let asked = Instant::now();
+    r.signal(libc::SIGTERM);
+    let done = r.wait();
+    let took = asked.elapsed();
+    assert_eq!(done.code(), 143, "{}", done.stderr_text());
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(!marker.exists(), "the main process ran");
+    let lines = done.stderr_lines_with("SIGTERM received while the plugins were starting");
+    assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+}
+
+/// SIGTERM while a pre-exec hook spins (its own deadline is 30 s): PID 1 ends the start at once.
+#[test]
+fn a_stop_while_a_hook_spins_ends_hookinit_within_a_second() {
+    let dir = tempdir();
+    let marker = dir.path().join("ran");
+    let script = format!("touch {}", marker.display());
+    let debug = behave("config.hooks=pre-exec,config.pre-exec=loop");
+    let mut r = start(
+        with_debug(Mode::Pid1, &debug, &["-v", "--", "sh", "-c", &script]),
+        Mode::Pid1,
+    );
+    // Loaded: the pre-exec hook is asked next (a SIGTERM sent sooner waits in the signalfd).
+    r.expect_stderr(BEHAVE_FAILURE);
+    let asked = Instant::now();
+    r.signal(libc::SIGTERM);
+    let done = r.wait();
+    let took = asked.elapsed();
+    assert_eq!(done.code(), 143, "{}", done.stderr_text());
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert!(!marker.exists(), "the main process ran");
+}
+
+/// A configuration file that is a fifo would block PID 1 in open(2) forever: it is refused at
+/// once, in one line, before anything starts.
+#[test]
+fn a_fifo_as_the_configuration_file_is_refused_at_once() {
+    let dir = tempdir();
+    let fifo = dir.path().join("hookinit.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let mut cmd = command(Mode::Pid1, &["--", "true"]);
+    cmd.env("HOOKINIT_CONFIG", &fifo);
+    let asked = Instant::now();
+    let done = start(cmd, Mode::Pid1).wait();
+    assert_eq!(done.code(), 2, "{}", done.stderr_text());
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+    let lines = done.stderr_lines_with("it is a fifo, not a regular file");
+    assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+}

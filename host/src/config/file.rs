@@ -115,7 +115,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<FileConfig, FileError> {
 /// Reads and parses the configuration file at `path`. `Ok(None)` when there is no such file:
 /// the caller decides whether that is an error (it is when the path was given explicitly).
 pub fn load(path: &Path) -> Result<Option<FileConfig>, FileError> {
-    match std::fs::read_to_string(path) {
+    match read_config(path) {
         Ok(text) => parse(&text, path).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(FileError::Read {
@@ -123,6 +123,55 @@ pub fn load(path: &Path) -> Result<Option<FileConfig>, FileError> {
             source,
         }),
     }
+}
+
+/// The largest configuration file read: a real one is a few KiB.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads the file without ever blocking PID 1: opened non-blocking (a fifo would wait for a
+/// writer), refused unless it is a regular file (or `/dev/null`, the usual "nothing"), and read
+/// up to [`MAX_FILE_BYTES`] (`/dev/zero` or a huge file would fill memory).
+fn read_config(path: &Path) -> io::Result<String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    let kind = meta.file_type();
+    let dev_null = kind.is_char_device() && meta.rdev() == libc::makedev(1, 3);
+    if dev_null {
+        return Ok(String::new());
+    }
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a fifo"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a directory"
+        };
+        return Err(io::Error::other(format!(
+            "it is {what}, not a regular file: point HOOKINIT_CONFIG or --config at a TOML file"
+        )));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(io::Error::other(format!(
+            "it has {} bytes; a configuration file may have {MAX_FILE_BYTES} at most",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    // The size was checked, but a file may grow while read: the cap holds regardless.
+    io::Read::read_to_string(&mut io::Read::take(file, MAX_FILE_BYTES + 1), &mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(io::Error::other(format!(
+            "it has more than {MAX_FILE_BYTES} bytes; a configuration file may have that many at most"
+        )));
+    }
+    Ok(text)
 }
 
 /// Parses a signal rewrite `FROM:TO` (`-r` and the file's `rewrite`). TO may be `0`: drop FROM.
@@ -585,6 +634,29 @@ mod tests {
         let e = parse(text, origin()).expect_err(text).to_string();
         assert!(!e.contains('\n'), "not one line: {e}");
         e
+    }
+
+    #[test]
+    fn only_a_regular_file_is_read_and_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.toml");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // Opening a fifo for reading would wait for a writer; this returns at once.
+        for (path, says) in [
+            (fifo.as_path(), "it is a fifo, not a regular file"),
+            (Path::new("/dev/zero"), "it is a device"),
+            (dir.path(), "it is a directory"),
+        ] {
+            let e = load(path).unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, "# x\n".repeat(MAX_FILE_BYTES as usize)).unwrap();
+        let e = load(&big).unwrap_err().to_string();
+        assert!(e.contains("may have 1048576 at most"), "{e}");
+        assert!(load(Path::new("/dev/null")).unwrap().is_some());
+        assert!(load(&dir.path().join("missing.toml")).unwrap().is_none());
     }
 
     #[test]

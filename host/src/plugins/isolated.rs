@@ -66,15 +66,15 @@ struct State {
 }
 
 impl IsolatedPlugins {
-    /// Forks the plugin process, which loads and initialises every plugin; blocks until they are
-    /// ready (the runtime's watchdog bounds that). Each plugin failure is logged as one line and
-    /// returned. Errors if the process cannot be made or its runtime cannot start. Call it while
-    /// the process has one thread (the fork copies only the calling thread).
-    pub fn start(specs: &[PluginSpec]) -> anyhow::Result<(IsolatedPlugins, Vec<PluginFailure>)> {
+    /// Forks the plugin process, which then loads and initialises every plugin. Returns at once:
+    /// the init's loop polls [`Starting::fd`] beside its signals, so that a stop is answered
+    /// while plugins download or compile. Call it while the process has one thread (the fork
+    /// copies only the calling thread).
+    pub fn spawn(specs: &[PluginSpec]) -> anyhow::Result<Starting> {
         if let Some(n) = thread_count().filter(|&n| n > 1) {
             anyhow::bail!("cannot fork the plugin process: hookinit already runs {n} threads");
         }
-        let (mut socket, theirs) = UnixStream::pair()
+        let (socket, theirs) = UnixStream::pair()
             .map_err(|e| anyhow::anyhow!("cannot make the plugin process's socket: {e}"))?;
         let parent = Pid::this();
         // SAFETY: the process is single-threaded (checked above), so the child's copy of the
@@ -88,38 +88,11 @@ impl IsolatedPlugins {
             Ok(ForkResult::Parent { child }) => {
                 drop(theirs);
                 PROCESS.store(child.as_raw(), Ordering::Relaxed);
-                let started = Inbox::default().receive::<FromRuntime>(&mut socket);
-                let report = match started {
-                    Ok(Some(FromRuntime::Started(Ok(report)))) => report,
-                    Ok(Some(FromRuntime::Started(Err(e)))) => {
-                        anyhow::bail!("cannot start the plugin runtime: {e}")
-                    }
-                    Ok(Some(other)) => {
-                        let _ = kill(child, Signal::SIGKILL);
-                        anyhow::bail!("the plugin process answered {other:?} before starting")
-                    }
-                    Ok(None) => anyhow::bail!("the plugin process ended while starting"),
-                    Err(e) => {
-                        let _ = kill(child, Signal::SIGKILL);
-                        anyhow::bail!("the plugin process could not be heard while starting: {e}")
-                    }
-                };
-                socket.set_write_timeout(Some(SEND_TIMEOUT))?;
-                let failures = report.failures.clone();
-                let plugins = IsolatedPlugins {
+                Ok(Starting {
                     pid: child,
                     socket,
-                    wake: Wake::new()?,
-                    report,
-                    state: RefCell::new(State {
-                        inbox: Inbox::default(),
-                        ready: VecDeque::new(),
-                        pending: VecDeque::new(),
-                        failures: Vec::new(),
-                        alive: true,
-                    }),
-                };
-                Ok((plugins, failures))
+                    inbox: Inbox::default(),
+                })
             }
         }
     }
@@ -180,27 +153,10 @@ impl IsolatedPlugins {
 
     /// Reads what the socket has and queues the replies in it.
     fn receive(&self, st: &mut State) {
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            // SAFETY: recv(2) into a buffer we own, with its length; MSG_DONTWAIT makes this one
-            // call non-blocking while writes keep their timeout.
-            let n = unsafe {
-                libc::recv(
-                    self.socket.as_raw_fd(),
-                    chunk.as_mut_ptr().cast(),
-                    chunk.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            match n {
-                0 => return self.lost(st, "ended"),
-                n if n > 0 => st.inbox.push(&chunk[..n as usize]),
-                _ => match io::Error::last_os_error() {
-                    e if e.kind() == io::ErrorKind::Interrupted => continue,
-                    e if e.kind() == io::ErrorKind::WouldBlock => break,
-                    e => return self.lost(st, &format!("could not be read from ({e})")),
-                },
-            }
+        match receive_available(&self.socket, &mut st.inbox) {
+            Ok(Received::Open) => {}
+            Ok(Received::Closed) => return self.lost(st, "ended"),
+            Err(e) => return self.lost(st, &format!("could not be read from ({e})")),
         }
         loop {
             match st.inbox.next::<FromRuntime>() {
@@ -227,11 +183,8 @@ impl IsolatedPlugins {
             "the plugin process {} {what}; plugins are off from here on (the main process and signal forwarding carry on)",
             self.pid
         );
-        // Dead already, or no longer to be trusted; the reaper collects it. Not once reaped:
-        // its pid may belong to another process by now.
-        if PROCESS.load(Ordering::Relaxed) == self.pid.as_raw() {
-            let _ = kill(self.pid, Signal::SIGKILL);
-        }
+        // Dead already, or no longer to be trusted; the reaper collects it.
+        kill_unless_reaped(self.pid);
         let owed = std::mem::take(&mut st.pending);
         if !owed.is_empty() {
             st.ready.extend(owed);
@@ -248,6 +201,129 @@ impl IsolatedPlugins {
                 reason: "not run to the end: the plugin process ended".to_string(),
             })
         })
+    }
+}
+
+/// The plugin process while it loads its plugins (downloads, compiles, `init`s).
+pub struct Starting {
+    pid: Pid,
+    socket: UnixStream,
+    inbox: Inbox,
+}
+
+/// Where a start stands after the process was heard from.
+pub enum Progress {
+    Waiting(Starting),
+    /// Running; each plugin that failed to load was logged as one line and is left out.
+    Ready(IsolatedPlugins, Vec<PluginFailure>),
+    /// The runtime could not start, or its process ended or misbehaved (it is killed).
+    Failed(anyhow::Error),
+}
+
+impl Starting {
+    /// Readable when the process has said something (or ended).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+
+    /// Reads what the process sent. Never blocks.
+    pub fn progress(mut self) -> Progress {
+        let closed = match receive_available(&self.socket, &mut self.inbox) {
+            Ok(received) => received == Received::Closed,
+            Err(e) => {
+                return self.fail(format!(
+                    "the plugin process could not be heard while starting: {e}"
+                ));
+            }
+        };
+        let report = match self.inbox.next::<FromRuntime>() {
+            Ok(Some(FromRuntime::Started(Ok(report)))) => report,
+            Ok(Some(FromRuntime::Started(Err(e)))) => {
+                return self.fail(format!("cannot start the plugin runtime: {e}"));
+            }
+            Ok(Some(other)) => {
+                return self.fail(format!(
+                    "the plugin process answered {other:?} before starting"
+                ));
+            }
+            Ok(None) if closed => {
+                return self.fail("the plugin process ended while starting".into());
+            }
+            Ok(None) => return Progress::Waiting(self),
+            Err(e) => return self.fail(format!("the plugin process sent a corrupt message ({e})")),
+        };
+        if let Err(e) = self.socket.set_write_timeout(Some(SEND_TIMEOUT)) {
+            return self.fail(format!("cannot set up the plugin process's socket: {e}"));
+        }
+        let wake = match Wake::new() {
+            Ok(wake) => wake,
+            Err(e) => return self.fail(format!("cannot make the plugin wake-up fd: {e}")),
+        };
+        let failures = report.failures.clone();
+        let plugins = IsolatedPlugins {
+            pid: self.pid,
+            socket: self.socket,
+            wake,
+            report,
+            state: RefCell::new(State {
+                inbox: self.inbox,
+                ready: VecDeque::new(),
+                pending: VecDeque::new(),
+                failures: Vec::new(),
+                alive: true,
+            }),
+        };
+        Progress::Ready(plugins, failures)
+    }
+
+    /// Gives up on the start (a stop request, or PID 1's deadline): the process is killed.
+    pub fn abandon(self) {
+        kill_unless_reaped(self.pid);
+    }
+
+    fn fail(self, why: String) -> Progress {
+        kill_unless_reaped(self.pid);
+        Progress::Failed(anyhow::anyhow!(why))
+    }
+}
+
+/// SIGKILL to the plugin process, unless the reaper already collected it (its pid may belong to
+/// another process by then).
+fn kill_unless_reaped(pid: Pid) {
+    if PROCESS.load(Ordering::Relaxed) == pid.as_raw() {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Received {
+    Open,
+    Closed,
+}
+
+/// Moves what the socket holds into `inbox` without blocking; `Closed` at end of stream.
+fn receive_available(socket: &UnixStream, inbox: &mut Inbox) -> io::Result<Received> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        // SAFETY: recv(2) into a buffer we own, with its length; MSG_DONTWAIT makes this one
+        // call non-blocking while writes keep their timeout.
+        let n = unsafe {
+            libc::recv(
+                socket.as_raw_fd(),
+                chunk.as_mut_ptr().cast(),
+                chunk.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            0 => return Ok(Received::Closed),
+            n if n > 0 => inbox.push(&chunk[..n as usize]),
+            _ => match io::Error::last_os_error() {
+                e if e.kind() == io::ErrorKind::Interrupted => continue,
+                e if e.kind() == io::ErrorKind::WouldBlock => return Ok(Received::Open),
+                e => return Err(e),
+            },
+        }
     }
 }
 

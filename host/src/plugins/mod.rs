@@ -48,7 +48,7 @@ mod wire;
 mod worker;
 
 pub use bindings::{WIT_PACKAGE, WIT_VERSION};
-pub use isolated::{IsolatedPlugins, reaped_plugin_process};
+pub use isolated::{IsolatedPlugins, Progress, Starting, reaped_plugin_process};
 pub use runtime::{Plugins, Reply, Request};
 pub use sandbox::Limits;
 pub use types::{

@@ -2,7 +2,7 @@
 //! message is a 4-byte little-endian length and the message in postcard (compact, and already in
 //! the binary: wasmtime uses it for precompiled code).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -66,22 +66,6 @@ impl Inbox {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
         self.buf.drain(..4 + len);
         message.map(Some)
-    }
-
-    /// Blocks until the next whole message; `None` at the end of the stream.
-    pub fn receive<T: DeserializeOwned>(&mut self, from: &mut impl Read) -> io::Result<Option<T>> {
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            if let Some(message) = self.next()? {
-                return Ok(Some(message));
-            }
-            match from.read(&mut chunk) {
-                Ok(0) => return Ok(None),
-                Ok(n) => self.push(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
     }
 }
 

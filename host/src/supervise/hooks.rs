@@ -14,6 +14,11 @@ use crate::plugins::{Hook, IsolatedPlugins, Request};
 /// How long past the runtime's own deadline the supervisor waits before it stops trusting it.
 pub const SAFETY_MARGIN: Duration = Duration::from_secs(2);
 
+/// How long PID 1 lets the plugin process load its plugins (downloads and compiles included)
+/// before it kills that process and goes on as if the runtime could not start. Signals are
+/// answered meanwhile: a stop ends the start at once.
+pub const START_DEADLINE: Duration = Duration::from_secs(600);
+
 /// The running plugins, if any, and the signals waiting for their on-signal verdict.
 pub struct Hooks {
     pub plugins: Option<IsolatedPlugins>,
@@ -40,25 +45,26 @@ impl Hooks {
         }
     }
 
-    /// Starts the runtime when the plan has plugins; nothing at all otherwise (no engine, no
-    /// process). Each plugin that fails to start was logged by the runtime and is left out. If
-    /// the runtime itself cannot start, the main process starts without plugins, unless one that
-    /// the start depends on was planned: then it does not start ([`Hooks::start_blocked`]).
-    pub fn start(plan: &Plan) -> Hooks {
+    /// The plugin process started: its plugins run from now on.
+    pub fn running(plugins: IsolatedPlugins) -> Hooks {
+        Hooks {
+            plugins: Some(plugins),
+            ..Hooks::start_none()
+        }
+    }
+
+    /// The runtime could not start: the main process starts without plugins, unless one that
+    /// the start depends on was planned ([`Hooks::start_blocked`]).
+    pub fn not_started(plan: &Plan, err: anyhow::Error) -> Hooks {
         let mut hooks = Hooks::start_none();
-        if !plan.plugins.is_empty() {
-            match IsolatedPlugins::start(&plan.plugins) {
-                Ok((plugins, _failures)) => hooks.plugins = Some(plugins),
-                Err(err) => match plan.plugins.iter().find(|p| p.start_depends_on_it()) {
-                    Some(needed) => {
-                        hooks.start_blocked = Some(format!(
-                            "plugin {}: could not be loaded: {err}",
-                            needed.name
-                        ));
-                    }
-                    None => crate::error!("{err}; continuing without plugins"),
-                },
+        match plan.plugins.iter().find(|p| p.start_depends_on_it()) {
+            Some(needed) => {
+                hooks.start_blocked = Some(format!(
+                    "plugin {}: could not be loaded: {err}",
+                    needed.name
+                ));
             }
+            None => crate::error!("{err}; continuing without plugins"),
         }
         hooks
     }

@@ -15,12 +15,13 @@ use nix::unistd::Pid;
 
 use crate::config::plan::Plan;
 use crate::plugins::{
-    CommandSpec, ExitAction, ExitInfo, Hook, Limits, Reply, Request, SignalAction,
+    CommandSpec, ExitAction, ExitInfo, Hook, IsolatedPlugins, Limits, Progress, Reply, Request,
+    SignalAction,
 };
 use crate::signals::forward;
 use crate::signals::takeover::{SignalSetup, describe};
 use events::{Event, next_event};
-use hooks::{Hooks, SAFETY_MARGIN};
+use hooks::{Hooks, SAFETY_MARGIN, START_DEADLINE};
 use spawn::MainCommand;
 use status::Ended;
 
@@ -68,7 +69,13 @@ impl Supervisor {
             crate::error!("no program to run: usage: hookinit [OPTIONS] [--] PROGRAM [ARGS...]");
             return 2;
         };
-        self.hooks = Hooks::start(&self.plan);
+        if let Err(signo) = self.start_plugins() {
+            crate::warn!(
+                "{} received while the plugins were starting; not starting the main process",
+                describe(signo)
+            );
+            return 128 + signo;
+        }
         let program = command.display_program();
         let (command, outcome) = match self.pre_exec(command) {
             Ok(command) => {
@@ -115,6 +122,61 @@ impl Supervisor {
         }
         crate::info!("exiting with status {code}");
         code
+    }
+
+    /// Starts the plugin process when the plan has plugins (nothing at all otherwise: no engine,
+    /// no process), answering signals while it loads them. A stop request ends the start:
+    /// `Err(signo)`.
+    fn start_plugins(&mut self) -> Result<(), i32> {
+        if self.plan.plugins.is_empty() {
+            return Ok(());
+        }
+        let mut starting = match IsolatedPlugins::spawn(&self.plan.plugins) {
+            Ok(starting) => starting,
+            Err(err) => {
+                self.hooks = Hooks::not_started(&self.plan, err);
+                return Ok(());
+            }
+        };
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            match next_event(&mut self.signals, Some(starting.fd()), Some(deadline)) {
+                // The plugin process, if it died: its socket then reads as ended.
+                Event::Signal(libc::SIGCHLD) => {
+                    reap::reap_all(None);
+                }
+                Event::Signal(signo) if forward::is_stop_request(signo) => {
+                    starting.abandon();
+                    return Err(signo);
+                }
+                Event::Signal(signo) => {
+                    crate::info!(
+                        "received {} while the plugins were starting: ignored",
+                        describe(signo)
+                    );
+                }
+                Event::Plugin => match starting.progress() {
+                    Progress::Waiting(still) => starting = still,
+                    Progress::Ready(plugins, _failures) => {
+                        self.hooks = Hooks::running(plugins);
+                        return Ok(());
+                    }
+                    Progress::Failed(err) => {
+                        self.hooks = Hooks::not_started(&self.plan, err);
+                        return Ok(());
+                    }
+                },
+                Event::Timeout => {
+                    starting.abandon();
+                    let err = anyhow::anyhow!(
+                        "the plugins did not start within {} (the plugin process was killed)",
+                        humantime::format_duration(START_DEADLINE)
+                    );
+                    self.hooks = Hooks::not_started(&self.plan, err);
+                    return Ok(());
+                }
+            }
+        }
     }
 
     /// Runs the pre-exec hooks (if a plugin subscribed) while still answering signals.
