@@ -20,6 +20,9 @@ pub mod config {
     pub mod plan;
 }
 
+#[path = "../../host/src/values.rs"]
+pub mod values;
+
 #[path = "../../host/src/signals"]
 pub mod signals {
     pub mod names;

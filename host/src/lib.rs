@@ -11,3 +11,4 @@ pub mod plugins;
 pub mod services;
 pub mod signals;
 pub mod supervise;
+pub mod values;

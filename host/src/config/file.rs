@@ -52,6 +52,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use super::debug::{self, DebugSpec};
 use super::plan::{Grants, PluginSource, PluginSpec, StayAlive};
 use crate::signals::names::{parse_signal, short_name};
+use crate::values::HostGrant;
 
 /// Where the configuration file is looked for when HOOKINIT_CONFIG is not set.
 pub const DEFAULT_PATH: &str = "/etc/hookinit.toml";
@@ -447,13 +448,6 @@ impl Check for AbsDir {
     }
 }
 
-struct FetchHost;
-impl Check for FetchHost {
-    fn check(text: &str) -> Result<String, String> {
-        debug::check_fetch_host(text).map(|()| text.to_owned())
-    }
-}
-
 struct EnvName;
 impl Check for EnvName {
     fn check(text: &str) -> Result<String, String> {
@@ -552,7 +546,7 @@ struct PluginTable {
     #[serde(default)]
     write: Vec<Checked<AbsDir>>,
     #[serde(default)]
-    fetch: Vec<Checked<FetchHost>>,
+    fetch: Vec<HostGrant>,
     #[serde(default)]
     env: Vec<Checked<EnvName>>,
     config: Option<ConfigPairs>,
@@ -597,7 +591,7 @@ impl PluginTable {
             grants: Grants {
                 read: dirs(self.read),
                 write: dirs(self.write),
-                fetch: self.fetch.into_iter().map(|c| c.0).collect(),
+                fetch: self.fetch,
                 env: self.env.into_iter().map(|c| c.0).collect(),
             },
         })
@@ -749,7 +743,7 @@ allow-unpinned = true
                 grants: Grants {
                     read: vec!["/etc".into()],
                     write: vec!["/cores".into()],
-                    fetch: vec!["example.com:443".into()],
+                    fetch: vec!["example.com:443".parse().unwrap()],
                     env: vec!["HOME".into()],
                 },
             }

@@ -385,6 +385,32 @@ mod tests {
         assert_eq!(loaded.notices.len(), 1);
     }
 
+    proptest::proptest! {
+        /// A `fetch=` grant spelled in DEBUG and in the file is one value.
+        #[test]
+        fn debug_and_file_spell_a_grant_the_same(
+            wildcard in proptest::bool::ANY,
+            host in "[a-z][a-z0-9-]{0,7}(\\.[a-z]{1,6}){0,2}",
+            upper in proptest::bool::ANY,
+            port in proptest::option::of(1u16..),
+        ) {
+            let mut grant = format!("{}{host}", if wildcard { "*." } else { "" });
+            if upper {
+                grant = grant.to_uppercase();
+            }
+            if let Some(port) = port {
+                grant += &format!(":{port}");
+            }
+            let from_debug = debug::parse(&format!("plugin=/p.wasm,fetch={grant}")).unwrap();
+            let from_debug = from_debug.plugins().next().unwrap().grants.fetch.clone();
+            let text = format!("[[plugin]]\npath = \"/p.wasm\"\nfetch = [\"{grant}\"]\n");
+            let from_file = file::parse(&text, std::path::Path::new("t.toml")).unwrap();
+            let from_file = from_file.plugins.unwrap()[0].grants.fetch.clone();
+            proptest::prop_assert_eq!(&from_debug, &from_file);
+            proptest::prop_assert_eq!(from_debug[0].to_string(), grant.to_lowercase());
+        }
+    }
+
     #[test]
     fn verbose_turns_on_the_trace_and_the_builtin_plugin_first() {
         let plan = load_with(&["true"], &[("DEBUG", "verbose,fstree=/tmp/x.tar")], None).unwrap();

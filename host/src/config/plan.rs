@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use crate::values::HostGrant;
+
 /// The immutable result of reading flags, the environment and the configuration file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
@@ -147,8 +149,8 @@ pub struct Grants {
     pub read: Vec<PathBuf>,
     /// Directories the plugin may read and write (WASI preopens; also where host services may write).
     pub write: Vec<PathBuf>,
-    /// Hosts (`host` or `host:port`) the fetch service may reach for this plugin.
-    pub fetch: Vec<String>,
+    /// Hosts the fetch service may reach for this plugin.
+    pub fetch: Vec<HostGrant>,
     /// Names of environment variables the plugin may see.
     pub env: Vec<String>,
 }

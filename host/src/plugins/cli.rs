@@ -262,7 +262,9 @@ fn parse_grants(args: &[String]) -> Result<(Grants, Vec<(String, String)>), Stri
         match k {
             "read" => grants.read.push(PathBuf::from(v)),
             "write" => grants.write.push(PathBuf::from(v)),
-            "fetch" => grants.fetch.push(v.to_string()),
+            "fetch" => grants
+                .fetch
+                .push(v.parse().map_err(|e| format!("fetch={v}: {e}"))?),
             "env" => grants.env.push(v.to_string()),
             _ if k.starts_with("config.") => {
                 config.push((k["config.".len()..].to_string(), v.to_string()))

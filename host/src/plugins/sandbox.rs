@@ -48,6 +48,7 @@ use std::sync::Arc;
 
 use super::types::Hook;
 use crate::config::plan::{Builtin, PluginSource, PluginSpec};
+use crate::values::{HostGrant, url_host_port};
 
 /// The configuration key under which a built-in plugin finds its scratch directory.
 pub const SCRATCH_KEY: &str = "hookinit.scratch";
@@ -102,7 +103,7 @@ pub struct Sandbox {
     pub name: String,
     read: Vec<PathBuf>,
     write: Vec<PathBuf>,
-    fetch: Vec<String>,
+    fetch: Vec<HostGrant>,
     env: Vec<(String, String)>,
     /// Built-ins: the read and write grants are for host services only (no WASI preopen).
     services_only: bool,
@@ -201,12 +202,7 @@ impl Sandbox {
             name: spec.name.clone(),
             read: dirs(&spec.grants.read, "read")?,
             write: dirs(&spec.grants.write, "write")?,
-            fetch: spec
-                .grants
-                .fetch
-                .iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect(),
+            fetch: spec.grants.fetch.clone(),
             env,
             ..Sandbox::default()
         })
@@ -248,13 +244,8 @@ impl Sandbox {
                     .map(|(scheme, _)| scheme.to_ascii_lowercase())
                 {
                     Some(s) if s == "http" || s == "https" => {
-                        let (host, port) = url_host(source)
+                        let grant = HostGrant::for_url(source)
                             .ok_or_else(|| format!("cannot read the host of {source}"))?;
-                        let grant = match (port, host.contains(':')) {
-                            (Some(p), true) => format!("[{host}]:{p}"),
-                            (Some(p), false) => format!("{host}:{p}"),
-                            (None, _) => host,
-                        };
                         sandbox.fetch.push(grant);
                         sandbox.follow_any_redirect = true;
                         let scratch = Scratch::create(name)?;
@@ -386,7 +377,7 @@ impl Sandbox {
 
     /// The hosts `fetch` may reach for this plugin, for the fetch service's allow-list (which
     /// also applies it to redirects).
-    pub fn fetch_hosts(&self) -> Option<Vec<String>> {
+    pub fn fetch_hosts(&self) -> Option<Vec<HostGrant>> {
         (!self.follow_any_redirect).then(|| self.fetch.clone())
     }
 
@@ -406,9 +397,9 @@ impl Sandbox {
             .map(|(scheme, _)| scheme.to_ascii_lowercase())
         {
             Some(s) if s == "http" || s == "https" => {
-                let (host, port) = url_host(url)
+                let (host, port) = url_host_port(url)
                     .ok_or_else(|| format!("denied: cannot read the host of {url}"))?;
-                if !host_allowed(&self.fetch, &host, port) {
+                if !self.fetch.iter().any(|grant| grant.allows(&host, port)) {
                     return Err(format!(
                         "denied: {host} is not granted to plugin {} (grant it with fetch={host})",
                         self.name
@@ -490,42 +481,6 @@ fn resolve_existing_prefix(path: &Path) -> std::io::Result<PathBuf> {
     }
 }
 
-/// Host (lower case, IPv6 without brackets) and explicit port of an http(s) URL.
-pub fn url_host(url: &str) -> Option<(String, Option<u16>)> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        Some(p) if !p.is_empty() => Some(p.parse().ok()?),
-        _ => None,
-    };
-    (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port))
-}
-
-/// `fetch=` grant matching, as the fetch service applies it to redirects: `host` (any port) or
-/// `host:port` (`[v6]:port`).
-pub fn host_allowed(grants: &[String], host: &str, port: Option<u16>) -> bool {
-    grants.iter().any(|grant| {
-        let (g_host, g_port) = match grant.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || grant.starts_with('[') => match p.parse::<u16>() {
-                Ok(p) => (h.trim_start_matches('[').trim_end_matches(']'), Some(p)),
-                Err(_) => (grant.as_str(), None),
-            },
-            _ => (grant.trim_start_matches('[').trim_end_matches(']'), None),
-        };
-        g_host == host && (g_port.is_none() || g_port == port)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -541,7 +496,7 @@ mod tests {
             grants: Grants {
                 read: read.iter().map(|p| p.to_path_buf()).collect(),
                 write: write.iter().map(|p| p.to_path_buf()).collect(),
-                fetch: fetch.iter().map(|s| s.to_string()).collect(),
+                fetch: fetch.iter().map(|s| s.parse().unwrap()).collect(),
                 env: vec![],
             },
         };
@@ -563,6 +518,18 @@ mod tests {
             ok.check_fetch("https://Example.COM:8443/a", &format!("{d}/a"))
                 .is_ok()
         );
+        // The port of a grant is compared with the URL's effective port; a wildcard grants
+        // subdomains (both were refused by the old string matching).
+        let ported = sandbox(&[], &[dir.path()], &["example.com:443", "*.cdn.example"]);
+        let dest = format!("{d}/a");
+        assert!(ported.check_fetch("https://example.com/x", &dest).is_ok());
+        assert!(ported.check_fetch("http://example.com/x", &dest).is_err());
+        assert!(
+            ported
+                .check_fetch("https://eu.cdn.example/x", &dest)
+                .is_ok()
+        );
+        assert!(ported.check_fetch("https://cdn.example/x", &dest).is_err());
         assert!(
             ok.check_fetch("https://example.com/a", "/etc/passwd")
                 .unwrap_err()
@@ -626,7 +593,7 @@ mod tests {
             Builtin::Fstree,
             &[("source", "https://Example.com:8443/x.tgz"), ("dest", d)],
         );
-        assert_eq!(s.fetch, ["example.com:8443"]);
+        assert_eq!(s.fetch, ["example.com:8443".parse().unwrap()]);
         assert_eq!(
             s.fetch_hosts(),
             None,
@@ -703,35 +670,5 @@ mod tests {
         assert!(!operator.may_resolve(&r.path().join("missing")));
         std::fs::write(r.path().join("x"), b"").unwrap();
         assert!(operator.may_resolve(&r.path().join("x")));
-    }
-
-    #[test]
-    fn host_grants() {
-        let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(host_allowed(
-            &g(&["example.com"]),
-            "example.com",
-            Some(8080)
-        ));
-        assert!(host_allowed(
-            &g(&["example.com:8080"]),
-            "example.com",
-            Some(8080)
-        ));
-        assert!(!host_allowed(
-            &g(&["example.com:8080"]),
-            "example.com",
-            None
-        ));
-        assert!(!host_allowed(&g(&["example.com"]), "badexample.com", None));
-        assert!(host_allowed(&g(&["[::1]:80"]), "::1", Some(80)));
-        assert_eq!(
-            url_host("http://u:p@[::1]:80/x"),
-            Some(("::1".into(), Some(80)))
-        );
-        assert_eq!(
-            url_host("https://EXAMPLE.com/a?b"),
-            Some(("example.com".into(), None))
-        );
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::bindings::wit;
 use crate::services::{self, FetchOptions, UnpackOptions};
+use crate::values::HostGrant;
 
 /// Downloads `url` into `dest`. `allowed_hosts` restricts every request, redirects included
 /// (`None`: the operator's own download, `plugin=URL`). Local sources (`file://`, paths) are
@@ -16,7 +17,7 @@ pub fn fetch(
     url: &str,
     dest: &Path,
     options: &wit::FetchOptions,
-    allowed_hosts: Option<Vec<String>>,
+    allowed_hosts: Option<Vec<HostGrant>>,
     local_checked: bool,
 ) -> Result<wit::FetchReport, String> {
     let mut opts = FetchOptions {

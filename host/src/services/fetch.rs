@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use ureq::http::{StatusCode, Uri};
 
 use super::{hex, human_bytes, human_duration};
+use crate::values::HostGrant;
 
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(300);
@@ -57,7 +58,7 @@ pub struct FetchOptions {
     /// Hosts the fetch may reach, each `host` (any port) or `host:port` (`[v6]:port` for IPv6),
     /// checked on the URL and on every redirect before connecting. `None` allows any host
     /// (built-in plugins); an operator's plugin gets exactly its grant.
-    pub allowed_hosts: Option<Vec<String>>,
+    pub allowed_hosts: Option<Vec<HostGrant>>,
     /// Whether `file://` URLs and plain paths are accepted. A caller acting for a plugin turns
     /// this off unless it has checked the path against the plugin's read grant.
     pub allow_local: bool,
@@ -436,12 +437,15 @@ fn checked_uri(url: &str, opts: &FetchOptions) -> Result<Uri, FetchError> {
         });
     };
     if let Some(allowed) = &opts.allowed_hosts
-        && !host_allowed(&host, port_of(&uri), allowed)
+        && !allowed
+            .iter()
+            .any(|grant| grant.allows(&host, port_of(&uri)))
     {
         let granted = if allowed.is_empty() {
             "none".to_string()
         } else {
-            allowed.join(", ")
+            let names: Vec<String> = allowed.iter().map(HostGrant::to_string).collect();
+            names.join(", ")
         };
         let reason = format!(
             "host {host}:{} is not granted (granted: {granted})",
@@ -469,30 +473,6 @@ fn port_of(uri: &Uri) -> u16 {
         } else {
             80
         })
-}
-
-/// Whether `host:port` matches a grant entry `host` or `host:port`.
-fn host_allowed(host: &str, port: u16, allowed: &[String]) -> bool {
-    allowed.iter().any(|entry| {
-        let entry = entry.trim().to_ascii_lowercase();
-        let (name, want) = split_host_port(&entry);
-        let name = name.trim_end_matches('.');
-        // An unparsable port matches nothing rather than every port.
-        name == host && want.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p == port))
-    })
-}
-
-/// `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address.
-fn split_host_port(entry: &str) -> (&str, Option<&str>) {
-    if let Some(rest) = entry.strip_prefix('[')
-        && let Some((host, tail)) = rest.split_once(']')
-    {
-        return (host, tail.strip_prefix(':'));
-    }
-    match entry.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => (host, Some(port)),
-        _ => (entry, None),
-    }
 }
 
 /// The proxy for this URL from the environment, with curl's variable names and `NO_PROXY` rules.
@@ -557,6 +537,19 @@ fn no_proxy_matches(list: &str, host: &str) -> bool {
         })
 }
 
+/// A `NO_PROXY` entry's host: `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address.
+fn split_host_port(entry: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = entry.strip_prefix('[')
+        && let Some((host, tail)) = rest.split_once(']')
+    {
+        return (host, tail.strip_prefix(':'));
+    }
+    match entry.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, Some(port)),
+        _ => (entry, None),
+    }
+}
+
 fn in_cidr(ip: IpAddr, net: &str, bits: &str) -> bool {
     let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
         return false;
@@ -573,27 +566,15 @@ fn in_cidr(ip: IpAddr, net: &str, bits: &str) -> bool {
     shift >= 128 || (addr >> shift) == (net >> shift)
 }
 
-/// The absolute URL a `Location` header points at, relative to the request's URL.
+/// The absolute URL a `Location` header points at, relative to the request's URL (RFC 3986
+/// resolution: `..` and `.` segments are removed, as a browser or curl does).
 fn resolve_location(base: &Uri, location: &str) -> String {
     let location = location.trim();
-    if scheme_of(location).is_some() {
-        return location.to_string();
+    match url::Url::parse(&base.to_string()).and_then(|base| base.join(location)) {
+        Ok(url) => url.to_string(),
+        // Not a URL relative to the base: the hop's own check says what is wrong with it.
+        Err(_) => location.to_string(),
     }
-    let scheme = base.scheme_str().unwrap_or("http");
-    let authority = base.authority().map_or("", |a| a.as_str());
-    if let Some(rest) = location.strip_prefix("//") {
-        return format!("{scheme}://{rest}");
-    }
-    let path = base.path();
-    let joined = if location.starts_with('/') {
-        location.to_string()
-    } else if location.starts_with('?') {
-        format!("{path}{location}")
-    } else {
-        let dir = path.rfind('/').map_or("/", |i| &path[..=i]);
-        format!("{dir}{location}")
-    };
-    format!("{scheme}://{authority}{joined}")
 }
 
 fn status_error(status: StatusCode, url: String) -> FetchError {
@@ -905,7 +886,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let granted = base.trim_start_matches("http://").to_string();
         let opts = FetchOptions {
-            allowed_hosts: Some(vec![granted]),
+            allowed_hosts: Some(vec![granted.parse().unwrap()]),
             ..FetchOptions::default()
         };
         let err =
@@ -922,7 +903,7 @@ mod tests {
     fn an_ungranted_first_host_is_denied() {
         let dir = tempfile::tempdir().expect("tempdir");
         let opts = FetchOptions {
-            allowed_hosts: Some(vec!["example.com".into()]),
+            allowed_hosts: Some(vec!["example.com".parse().unwrap()]),
             ..FetchOptions::default()
         };
         let err =
@@ -950,7 +931,7 @@ mod tests {
         let (base, server) = serve(replies);
         let dir = tempfile::tempdir().expect("tempdir");
         let opts = FetchOptions {
-            allowed_hosts: Some(vec!["127.0.0.1".into()]),
+            allowed_hosts: Some(vec!["127.0.0.1".parse().unwrap()]),
             ..FetchOptions::default()
         };
         let report =
@@ -1130,30 +1111,36 @@ mod tests {
             resolve_location(&base, "?page=2"),
             "https://h.example:8443/dir/file?page=2"
         );
+        // `..` and `.` segments are resolved, never kept in the next request.
+        assert_eq!(
+            resolve_location(&base, "../../a/./b/../x"),
+            "https://h.example:8443/a/x"
+        );
+        assert_eq!(
+            resolve_location(&base, "/a/%2e%2e/x"),
+            "https://h.example:8443/x"
+        );
     }
 
     #[test]
-    fn grants_match_host_and_optional_port() {
-        let grants = vec![
-            "github.com".to_string(),
-            "10.0.0.5:8080".into(),
-            "[::1]:443".into(),
-            "bad:port".into(),
-        ];
-        assert!(host_allowed("github.com", 443, &grants));
-        assert!(host_allowed("10.0.0.5", 8080, &grants));
-        assert!(!host_allowed("10.0.0.5", 80, &grants));
-        assert!(host_allowed("::1", 443, &grants));
-        assert!(
-            !host_allowed("bad", 80, &grants),
-            "an unparsable port grants nothing"
-        );
-        assert!(!host_allowed("evilgithub.com", 443, &grants));
-        let uri: Uri = "https://GitHub.com./x".parse().expect("uri");
-        assert_eq!(
-            (host_of(&uri).as_deref(), port_of(&uri)),
-            (Some("github.com"), 443)
-        );
+    fn grants_match_host_and_the_effective_port() {
+        let grants: Vec<HostGrant> = ["github.com", "10.0.0.5:8080", "[::1]:443", "h:443"]
+            .iter()
+            .map(|g| g.parse().unwrap())
+            .collect();
+        let allowed = |url: &str| {
+            let uri: Uri = url.parse().expect("uri");
+            let host = host_of(&uri).unwrap();
+            grants.iter().any(|g| g.allows(&host, port_of(&uri)))
+        };
+        assert!(allowed("https://GitHub.com./x"));
+        assert!(allowed("http://10.0.0.5:8080/x"));
+        assert!(!allowed("http://10.0.0.5/x"));
+        assert!(allowed("https://[::1]/x"));
+        // A grant with the default port allows the URL that leaves it out.
+        assert!(allowed("https://h/x"));
+        assert!(!allowed("http://h/x"));
+        assert!(!allowed("https://evilgithub.com/x"));
     }
 
     #[test]
