@@ -455,3 +455,32 @@ fn help_works_for_hookinit_and_every_plugin_subcommand() {
         );
     }
 }
+
+/// A huge value an operator (or an application's DEBUG) hands hookinit comes back clipped: each
+/// line of the container log stays a readable line.
+#[test]
+fn huge_values_come_back_as_short_lines() {
+    let word = "x".repeat(120_000);
+    let mut cmd = command(Mode::Plain, &["--", "true"]);
+    cmd.env("DEBUG", format!("{word}:*"));
+    let done = start(cmd, Mode::Plain).wait();
+    assert_eq!(done.code(), 0, "{}", done.stderr_text());
+    let notice = done.stderr_lines_with("left to the application");
+    assert_eq!(notice.len(), 1, "{}", done.stderr_text().len());
+    assert!(notice[0].len() < 500, "{} bytes", notice[0].len());
+    assert!(notice[0].contains("(120002 bytes)"), "{}", notice[0]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hookinit.toml");
+    std::fs::write(&config, format!("grace = \"{}\"\n", "9".repeat(900_000))).unwrap();
+    let mut cmd = command(Mode::Plain, &["--", "true"]);
+    cmd.env("HOOKINIT_CONFIG", &config);
+    let done = start(cmd, Mode::Plain).wait();
+    assert_eq!(done.code(), 2, "{}", done.stderr_text().len());
+    assert_eq!(done.stderr.len(), 1, "{}", done.stderr_text().len());
+    assert!(
+        done.stderr[0].len() < 1000,
+        "{} bytes",
+        done.stderr[0].len()
+    );
+}

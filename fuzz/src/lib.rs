@@ -20,6 +20,9 @@ pub mod config {
     pub mod plan;
 }
 
+#[path = "../../host/src/log.rs"]
+pub mod log;
+
 #[path = "../../host/src/values.rs"]
 pub mod values;
 

@@ -166,7 +166,7 @@ fn describe(err: &clap::Error) -> String {
             if value.is_empty() {
                 format!("`{option}` needs a value: {why}")
             } else {
-                format!("`{value}` for `{option}` is {why}")
+                format!("`{}` for `{option}` is {why}", crate::log::clip(&value))
             }
         }
         ErrorKind::ArgumentConflict | ErrorKind::TooManyValues => {

@@ -45,6 +45,28 @@ pub fn enabled(level: Level) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed)
 }
 
+/// How much of a value a message quotes (`clip`), and the longest line written at all.
+const QUOTED_BYTES: usize = 200;
+const MAX_LINE: usize = 4096;
+
+/// A value quoted in a message, at most [`QUOTED_BYTES`] of it: a 1 MB DEBUG word or
+/// configuration value stays one readable line (`verbos...e (130000 bytes)`).
+pub fn clip(text: &str) -> Clipped<'_> {
+    Clipped(text)
+}
+
+pub struct Clipped<'a>(&'a str);
+
+impl std::fmt::Display for Clipped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.len() <= QUOTED_BYTES {
+            return f.write_str(self.0);
+        }
+        let cut = self.0.floor_char_boundary(QUOTED_BYTES - 40);
+        write!(f, "{}... ({} bytes)", &self.0[..cut], self.0.len())
+    }
+}
+
 /// Writes one line. Errors writing to stderr are ignored: PID 1 has nowhere else to report them.
 /// Control characters in the message (a newline inside a quoted DEBUG value or a file name from
 /// an archive) are escaped, so that one event is always one line of the container log.
@@ -82,6 +104,12 @@ fn write_tagged(level: Level, tag: &str, args: std::fmt::Arguments<'_>) {
         let message = line.split_off(start);
         escape_controls(&message, &mut line);
     }
+    // The backstop for whatever a message quotes without `clip`: one line stays a line.
+    if line.len() > MAX_LINE {
+        let total = line.len();
+        line.truncate(line.floor_char_boundary(MAX_LINE - 64));
+        line.push_str(&format!("... (line cut: {total} bytes)"));
+    }
     line.push('\n');
     match SINK.get() {
         Some(sink) => sink(&line),
@@ -113,6 +141,17 @@ macro_rules! debug { ($($t:tt)*) => { $crate::log::write_line($crate::log::Level
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_values_are_clipped() {
+        let word = "x".repeat(130_000);
+        let shown = super::clip(&word).to_string();
+        assert!(shown.len() < 200, "{}", shown.len());
+        assert!(shown.ends_with("... (130000 bytes)"), "{shown}");
+        assert_eq!(super::clip("short").to_string(), "short");
+        let wide = "é".repeat(150);
+        assert!(super::clip(&wide).to_string().ends_with("... (300 bytes)"));
+    }
+
     #[test]
     fn control_characters_are_escaped() {
         let mut out = String::from("hookinit: ");

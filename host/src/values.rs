@@ -143,8 +143,12 @@ macro_rules! serde_as_text {
         impl<'de> Deserialize<'de> for $type {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let text = String::deserialize(d)?;
-                text.parse()
-                    .map_err(|e| serde::de::Error::custom(format!("bad value `{text}`: {e}")))
+                text.parse().map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "bad value `{}`: {e}",
+                        crate::log::clip(&text)
+                    ))
+                })
             }
         }
     };

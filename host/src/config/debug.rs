@@ -84,6 +84,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::log::clip;
 use crate::values::HostGrant;
 
 use super::plan::{Builtin, Grants, PluginSource, PluginSpec, StayAlive};
@@ -149,7 +150,11 @@ impl DebugSpec {
         if self.ignored.is_empty() {
             return None;
         }
-        let words: Vec<String> = self.ignored.iter().map(|w| format!("`{w}`")).collect();
+        let words: Vec<String> = self
+            .ignored
+            .iter()
+            .map(|w| format!("`{}`", clip(w)))
+            .collect();
         Some(format!(
             "DEBUG: {} not a hookinit option, left to the application (set HOOKINIT_DEBUG to give hookinit its own options)",
             if words.len() == 1 {
@@ -167,19 +172,20 @@ impl DebugSpec {
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DebugError {
     /// A word close to one of our names: most likely a typo.
-    #[error("unknown option `{word}`: did you mean `{suggestion}`?")]
+    #[error("unknown option `{}`: did you mean `{suggestion}`?", clip(.word))]
     NearMiss { word: String, suggestion: String },
     /// A word unlike any of ours where every word must be ours (HOOKINIT_DEBUG, `--debug`, the
     /// file): there is no application to leave it to.
     #[error(
-        "`{word}` is not a hookinit option: use verbose, stayalive, fstree=SOURCE or plugin=SOURCE with their sub-options (hookinit --help lists them)"
+        "`{}` is not a hookinit option: use verbose, stayalive, fstree=SOURCE or plugin=SOURCE with their sub-options (hookinit --help lists them)",
+        clip(.word)
     )]
     NotOurs { word: String },
     /// An option or sub-option that needs `=value` came without one.
     #[error("`{option}` needs a value: write {usage}")]
     MissingValue { option: String, usage: String },
     /// A value that does not parse.
-    #[error("bad value `{value}` for `{option}`: {reason}")]
+    #[error("bad value `{}` for `{option}`: {reason}", clip(.value))]
     BadValue {
         option: String,
         value: String,
@@ -187,7 +193,8 @@ pub enum DebugError {
     },
     /// A sub-option that is not right after the option it modifies.
     #[error(
-        "`{word}` is a sub-option of {parent} and must follow it: move it right after the option it modifies, e.g. `{example}`"
+        "`{}` is a sub-option of {parent} and must follow it: move it right after the option it modifies, e.g. `{example}`",
+        clip(.word)
     )]
     OutOfContext {
         word: String,
@@ -196,7 +203,8 @@ pub enum DebugError {
     },
     /// A plugin fetched from a URL with neither `sha256=` nor `unpinned`.
     #[error(
-        "plugin `{url}` comes from a URL without a pin: add `,sha256=HEX` (the component's sha256) after it, or `,unpinned` to run whatever the URL serves"
+        "plugin `{}` comes from a URL without a pin: add `,sha256=HEX` (the component's sha256) after it, or `,unpinned` to run whatever the URL serves",
+        clip(.url)
     )]
     Unpinned { url: String },
 }

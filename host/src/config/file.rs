@@ -51,6 +51,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::debug::{self, DebugSpec};
 use super::plan::{Grants, PluginSource, PluginSpec, StayAlive};
+use crate::log::clip;
 use crate::signals::names::{parse_signal, short_name};
 use crate::values::HostGrant;
 
@@ -179,15 +180,19 @@ fn read_config(path: &Path) -> io::Result<String> {
 pub fn parse_rewrite(text: &str) -> Result<(Signal, Option<Signal>), String> {
     const HELP: &str = "write FROM:TO, e.g. `TERM:QUIT`, or `USR1:0` to drop USR1";
     let Some((from, to)) = text.split_once(':') else {
-        return Err(format!("`{text}` is not a rewrite: {HELP}"));
+        return Err(format!("`{}` is not a rewrite: {HELP}", clip(text)));
     };
     let (from, to) = (from.trim(), to.trim());
     let signal = |name: &str| {
         if name.is_empty() {
-            return Err(format!("`{text}` lacks a signal: {HELP}"));
+            return Err(format!("`{}` lacks a signal: {HELP}", clip(text)));
         }
         parse_signal(name).ok_or_else(|| {
-            format!("unknown signal `{name}` in `{text}`: use a name such as TERM or SIGUSR1, or a number")
+            format!(
+                "unknown signal `{}` in `{}`: use a name such as TERM or SIGUSR1, or a number",
+                clip(name),
+                clip(text)
+            )
         })
     };
     let from = signal(from)?;
@@ -306,7 +311,8 @@ impl<'de> Deserialize<'de> for SignalValue {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<SignalValue, E> {
                 parse_signal(v).map(SignalValue).ok_or_else(|| {
                     E::custom(format!(
-                        "unknown signal `{v}`: use a name such as \"TERM\" or \"SIGUSR1\", or a number"
+                        "unknown signal `{}`: use a name such as \"TERM\" or \"SIGUSR1\", or a number",
+                        clip(v)
                     ))
                 })
             }
@@ -369,7 +375,7 @@ impl<'de> Deserialize<'de> for DurationValue {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationValue, E> {
                 debug::parse_duration(v)
                     .map(DurationValue)
-                    .map_err(|e| E::custom(format!("bad duration `{v}`: {e}")))
+                    .map_err(|e| E::custom(format!("bad duration `{}`: {e}", clip(v))))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationValue, E> {
                 debug::check_duration(Duration::from_secs(v))
@@ -430,7 +436,7 @@ impl<'de, C: Check> Deserialize<'de> for Checked<C> {
         let text = String::deserialize(d)?;
         C::check(&text)
             .map(|v| Checked(v, PhantomData))
-            .map_err(|e| de::Error::custom(format!("bad value `{text}`: {e}")))
+            .map_err(|e| de::Error::custom(format!("bad value `{}`: {e}", clip(&text))))
     }
 }
 
@@ -578,7 +584,8 @@ impl PluginTable {
         let allow_unpinned = self.allow_unpinned.unwrap_or(false);
         if matches!(source, PluginSource::Url(_)) && sha256.is_none() && !allow_unpinned {
             return Err(format!(
-                "{which} comes from the URL `{text}` without a pin: add `sha256 = \"HEX\"`, or `allow-unpinned = true` to run whatever the URL serves"
+                "{which} comes from the URL `{}` without a pin: add `sha256 = \"HEX\"`, or `allow-unpinned = true` to run whatever the URL serves",
+                clip(&text)
             ));
         }
         let dirs = |v: Vec<Checked<AbsDir>>| v.into_iter().map(|c| PathBuf::from(c.0)).collect();

@@ -12,6 +12,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::cli::Cli;
+use crate::log::clip;
 use crate::signals::names::parse_signal;
 use debug::{DebugOption, DebugSpec};
 use plan::{Builtin, Plan, PluginSource, PluginSpec};
@@ -77,7 +78,7 @@ pub fn load(cli: Cli, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Loaded, 
         plan.verbosity = v.trim().parse().map_err(|_| {
             invalid(
                 "HOOKINIT_VERBOSITY",
-                format!("`{v}` is not a number from 0 to 3"),
+                format!("`{}` is not a number from 0 to 3", clip(&v)),
             )
         })?;
     } else if let Some(v) = file.verbosity {
@@ -94,7 +95,7 @@ pub fn load(cli: Cli, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Loaded, 
     } else if let Some(v) = env_str("HOOKINIT_REMAP_EXIT") {
         parse_list(&v, "HOOKINIT_REMAP_EXIT", |c| {
             c.parse::<u8>()
-                .map_err(|_| format!("`{c}` is not an exit status from 0 to 255"))
+                .map_err(|_| format!("`{}` is not an exit status from 0 to 255", clip(c)))
         })?
     } else {
         file.remap_exit.clone().unwrap_or_default()
@@ -231,7 +232,7 @@ fn env_flag(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<b
         Some("1") | Some("true") | Some("yes") | Some("on") => Ok(Some(true)),
         Some(other) => Err(invalid(
             name,
-            format!("`{other}` is not one of 1, 0, true, false"),
+            format!("`{}` is not one of 1, 0, true, false", clip(other)),
         )),
     }
 }
@@ -254,13 +255,16 @@ fn signal(from: &str, value: &str) -> Result<Signal, ConfigError> {
     parse_signal(value).ok_or_else(|| {
         invalid(
             from,
-            format!("`{value}` is not a signal name or number (try TERM, USR1, 15)"),
+            format!(
+                "`{}` is not a signal name or number (try TERM, USR1, 15)",
+                clip(value)
+            ),
         )
     })
 }
 
 fn duration(from: &str, value: &str) -> Result<Duration, ConfigError> {
-    debug::parse_duration(value).map_err(|why| invalid(from, format!("`{value}` is {why}")))
+    debug::parse_duration(value).map_err(|why| invalid(from, format!("`{}` is {why}", clip(value))))
 }
 
 #[cfg(test)]

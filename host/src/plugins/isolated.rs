@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
@@ -35,6 +35,46 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 /// The plugin process's pid while it has not been reaped (0: none). Only the init's main thread
 /// touches it: the reaper clears it, and nothing signals a pid after that (it may be reused).
 static PROCESS: AtomicI32 = AtomicI32::new(0);
+
+/// How the plugin process ended, as the reaper saw it ("was killed by SIGKILL (status 137)"),
+/// for the line that reports a failed start.
+static END: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Where the plugin process stands, so that its loss is reported in exactly one line: while
+/// starting, by the start's failure; once running, by the reaper (who knows how it ended) or,
+/// for a process that misbehaved, by the init's side of the socket.
+static PHASE: AtomicU8 = AtomicU8::new(STARTING);
+const STARTING: u8 = 0;
+const RUNNING: u8 = 1;
+const REPORTED: u8 = 2;
+
+/// For the reaper: the plugin process it just reaped ended as `how` (not a clean exit). Logs
+/// the one line about it if the plugins were running and nobody said so yet.
+pub fn note_end(pid: Pid, how: String) {
+    if PHASE
+        .compare_exchange(RUNNING, REPORTED, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+    {
+        report_loss(pid, &how);
+    }
+    if let Ok(mut end) = END.lock() {
+        *end = Some(how);
+    }
+}
+
+/// "ended", or how, if the reaper already knows.
+fn how_it_ended() -> String {
+    END.lock()
+        .ok()
+        .and_then(|mut end| end.take())
+        .unwrap_or_else(|| "ended".to_owned())
+}
+
+fn report_loss(pid: Pid, how: &str) {
+    crate::error!(
+        "the plugin process {pid} {how}; plugins are off from here on (the main process and signal forwarding carry on)"
+    );
+}
 
 /// For the reaper: whether the child it just reaped, `pid`, was the plugin process (then it says
 /// how that ended instead of "zombie", and the pid is forgotten).
@@ -88,6 +128,7 @@ impl IsolatedPlugins {
             Ok(ForkResult::Parent { child }) => {
                 drop(theirs);
                 PROCESS.store(child.as_raw(), Ordering::Relaxed);
+                PHASE.store(STARTING, Ordering::Relaxed);
                 Ok(Starting {
                     pid: child,
                     socket,
@@ -118,7 +159,7 @@ impl IsolatedPlugins {
             st.pending.push_back(fallback);
         }
         if let Err(e) = sent {
-            self.lost(&mut st, &format!("did not take a request ({e})"));
+            self.lost(&mut st, Some(&format!("did not take a request ({e})")));
         }
     }
 
@@ -155,8 +196,8 @@ impl IsolatedPlugins {
     fn receive(&self, st: &mut State) {
         match receive_available(&self.socket, &mut st.inbox) {
             Ok(Received::Open) => {}
-            Ok(Received::Closed) => return self.lost(st, "ended"),
-            Err(e) => return self.lost(st, &format!("could not be read from ({e})")),
+            Ok(Received::Closed) => return self.lost(st, None),
+            Err(e) => return self.lost(st, Some(&format!("could not be read from ({e})"))),
         }
         loop {
             match st.inbox.next::<FromRuntime>() {
@@ -166,23 +207,27 @@ impl IsolatedPlugins {
                     st.failures.extend(failures);
                     st.ready.push_back(reply);
                 }
-                Ok(Some(other)) => return self.lost(st, &format!("sent {other:?}")),
-                Err(e) => return self.lost(st, &format!("sent a corrupt message ({e})")),
+                Ok(Some(other)) => return self.lost(st, Some(&format!("sent {other:?}"))),
+                Err(e) => return self.lost(st, Some(&format!("sent a corrupt message ({e})"))),
             }
         }
     }
 
     /// The process is gone (or useless): say so once, answer what it owed, and from now on
     /// answer every request with the defaults (signals forwarded, exits propagated).
-    fn lost(&self, st: &mut State, what: &str) {
+    /// `what` went wrong, or `None` when the process ended.
+    fn lost(&self, st: &mut State, what: Option<&str>) {
         if !st.alive {
             return;
         }
         st.alive = false;
-        crate::error!(
-            "the plugin process {} {what}; plugins are off from here on (the main process and signal forwarding carry on)",
-            self.pid
-        );
+        // An end of stream is the process's death, which the reaper reports with its cause;
+        // anything else is said here (once).
+        if let Some(what) = what
+            && PHASE.swap(REPORTED, Ordering::Relaxed) != REPORTED
+        {
+            report_loss(self.pid, what);
+        }
         // Dead already, or no longer to be trusted; the reaper collects it.
         kill_unless_reaped(self.pid);
         let owed = std::mem::take(&mut st.pending);
@@ -247,7 +292,10 @@ impl Starting {
                 ));
             }
             Ok(None) if closed => {
-                return self.fail("the plugin process ended while starting".into());
+                return self.fail(format!(
+                    "the plugin process {} while starting",
+                    how_it_ended()
+                ));
             }
             Ok(None) => return Progress::Waiting(self),
             Err(e) => return self.fail(format!("the plugin process sent a corrupt message ({e})")),
@@ -273,15 +321,18 @@ impl Starting {
                 alive: true,
             }),
         };
+        PHASE.store(RUNNING, Ordering::Relaxed);
         Progress::Ready(plugins, failures)
     }
 
     /// Gives up on the start (a stop request, or PID 1's deadline): the process is killed.
     pub fn abandon(self) {
+        PHASE.store(REPORTED, Ordering::Relaxed);
         kill_unless_reaped(self.pid);
     }
 
     fn fail(self, why: String) -> Progress {
+        PHASE.store(REPORTED, Ordering::Relaxed);
         kill_unless_reaped(self.pid);
         Progress::Failed(anyhow::anyhow!(why))
     }

@@ -34,7 +34,7 @@ pub mod engine;
 mod host_api;
 pub mod inspect;
 mod instance;
-mod isolated;
+pub mod isolated;
 mod linker;
 pub mod load;
 mod output;

@@ -21,10 +21,12 @@ pub fn reap_all(main: Option<Pid>) -> Option<Ended> {
                     crate::debug!("reaped main process {}", pid.map_or(0, Pid::as_raw));
                 } else if let Some(pid) = pid.filter(|&p| crate::plugins::reaped_plugin_process(p))
                 {
-                    match Ended::from_wait(status) {
-                        Some(Ended::Exited(0)) => crate::debug!("plugin process {pid} exited"),
-                        Some(ended) => crate::warn!("plugin process {pid} {ended}"),
-                        None => {}
+                    // How it ended goes into the one line that says plugins are off.
+                    if let Some(ended) = Ended::from_wait(status) {
+                        crate::debug!("plugin process {pid} {ended}");
+                        if ended != Ended::Exited(0) {
+                            crate::plugins::isolated::note_end(pid, ended.to_string());
+                        }
                     }
                 } else if let Some(pid) = pid {
                     crate::info!("reaped zombie process {pid}");
