@@ -15,7 +15,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -270,8 +270,14 @@ fn fetch_local(
         path: path.to_path_buf(),
         source,
     };
-    let meta = match fs::metadata(path) {
-        Ok(meta) => meta,
+    // Opened without blocking (a fifo would wait for a writer), then checked as opened: a path
+    // swapped between a check and the open cannot slip a fifo or a device in.
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path);
+    let mut file = match opened {
+        Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(FetchError::NotFound {
                 url: url.to_string(),
@@ -280,13 +286,16 @@ fn fetch_local(
         }
         Err(e) => return Err(io_err(e)),
     };
+    let meta = file.metadata().map_err(io_err)?;
     let invalid = |detail: &str| FetchError::InvalidSource {
         url: url.to_string(),
         detail: detail.into(),
     };
     if !meta.is_file() {
         // A fifo or device would block or never end.
-        return Err(invalid("not a regular file"));
+        return Err(invalid(
+            "not a regular file (a fifo, a device or a directory)",
+        ));
     }
     if fs::metadata(dest).is_ok_and(|d| (d.dev(), d.ino()) == (meta.dev(), meta.ino())) {
         return Err(invalid("the source is the destination file itself"));
@@ -297,7 +306,6 @@ fn fetch_local(
             limit: opts.max_bytes,
         });
     }
-    let mut file = File::open(path).map_err(io_err)?;
     let sink = Sink {
         url,
         dest,
@@ -1024,6 +1032,16 @@ mod tests {
         )
         .expect_err("a directory");
         assert!(matches!(err, FetchError::InvalidSource { .. }), "{err}");
+        // A fifo with no writer: refused at once, never waited on.
+        let fifo = dir.path().join("fifo.tar");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("fifo");
+        let err = fetch_to_file(
+            fifo.to_str().expect("utf-8"),
+            &dest_in(&dir),
+            &FetchOptions::default(),
+        )
+        .expect_err("a fifo");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
         fs::write(dest_in(&dir), "x").expect("dest");
         let same = dest_in(&dir).to_str().expect("utf-8").to_string();
         let err =
