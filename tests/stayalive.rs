@@ -235,3 +235,35 @@ fn foreign_debug_value_is_left_to_the_application() {
     let notices = done.stderr_lines_with("express:*");
     assert_eq!(notices.len(), 1, "{:?}", done.stderr);
 }
+
+/// The main process may write the run directory (a `/run` it owns, say) and plants symlinks
+/// where PID 1, as root, writes the environment: nothing is written through them, one line says
+/// why and what to do, and the stay goes on.
+#[test]
+fn a_symlink_planted_by_the_main_process_is_never_written_through() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir();
+    let canary = dir.path().join("canary");
+    std::fs::write(&canary, "untouched").unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let script = format!(
+        "ln -s {c} {r}/env.tmp && ln -s {c} {r}/env && exit 3",
+        c = canary.display(),
+        r = run.display()
+    );
+    let mut r = start(
+        stay_command(Mode::Pid1, "stayalive", &run, &["--", "sh", "-c", &script]),
+        Mode::Pid1,
+    );
+    r.expect_stderr("exited with status 3");
+    r.expect_stderr("end it:");
+    assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched");
+    r.signal(libc::SIGTERM);
+    let done = r.wait();
+    assert_eq!(done.code(), 3, "{}", done.stderr_text());
+    let refused = done.stderr_lines_with("nobody else may write to");
+    assert_eq!(refused.len(), 1, "{:?}", done.stderr);
+    assert!(refused[0].contains("HOOKINIT_RUN_DIR"), "{}", refused[0]);
+}

@@ -458,7 +458,10 @@ impl Supervisor {
         let env_written = match stayalive::write_env_file(env_file, &env) {
             Ok(()) => Some(env_file),
             Err(err) => {
-                crate::warn!("could not write {}: {err}", env_file.display());
+                crate::warn!(
+                    "could not write {}: {err}; for a read-only or non-root container, set HOOKINIT_RUN_DIR to a directory hookinit may make (or run with --tmpfs /run)",
+                    env_file.display()
+                );
                 None
             }
         };

@@ -4,7 +4,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -113,24 +113,71 @@ pub fn render_env(env: &[(OsString, OsString)]) -> Vec<u8> {
     out
 }
 
-/// Writes the environment file, readable by root only (it may hold secrets).
+/// Writes the environment file, readable by its owner only (it may hold secrets), into a run
+/// directory that is hookinit's own: made here (0700) or, if it exists, owned by hookinit's user,
+/// not a symlink and writable by nobody else. The main process (perhaps another user) may own
+/// `/run`; in a directory it can write to it could plant a symlink where PID 1, as root, writes.
+/// Every file is created with `O_EXCL|O_NOFOLLOW` beside the directory's fd, then renamed.
 pub fn write_env_file(path: &Path, env: &[(OsString, OsString)]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
+    use nix::fcntl::{OFlag, openat, renameat};
+    use nix::sys::stat::{Mode, fstat};
+    use nix::unistd::{UnlinkatFlags, unlinkat};
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(std::io::Error::other("not a file path"));
+    };
+    let dir_flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let opened = match nix::fcntl::open(dir, dir_flags, Mode::empty()) {
+        Err(nix::errno::Errno::ENOENT) => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+            nix::fcntl::open(dir, dir_flags, Mode::empty())
+        }
+        other => other,
+    };
+    let dir_fd = opened.map_err(|e| match e {
+        nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR => std::io::Error::other(format!(
+            "{} is a symlink or not a directory; hookinit writes only into a directory of its own",
+            dir.display()
+        )),
+        e => e.into(),
+    })?;
+    let stat = fstat(&dir_fd)?;
+    let me = nix::unistd::geteuid().as_raw();
+    if stat.st_uid != me || stat.st_mode & 0o022 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} is owned by uid {} with mode {:o}; hookinit writes only into a directory it owns \
+             that nobody else may write to (remove it, or set HOOKINIT_RUN_DIR to another)",
+            dir.display(),
+            stat.st_uid,
+            stat.st_mode & 0o7777
+        )));
     }
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let tmp = format!("{}.tmp", name.to_string_lossy());
+    let file_flags =
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let create = || {
+        openat(
+            &dir_fd,
+            tmp.as_str(),
+            file_flags,
+            Mode::from_bits_truncate(0o600),
+        )
+    };
+    let fd = match create() {
+        // Left by an earlier write that did not finish: ours, since the directory is.
+        Err(nix::errno::Errno::EEXIST) => {
+            unlinkat(&dir_fd, tmp.as_str(), UnlinkatFlags::NoRemoveDir)?;
+            create()?
+        }
+        other => other?,
+    };
+    let mut file = std::fs::File::from(fd);
     file.write_all(&render_env(env))?;
     drop(file);
-    std::fs::rename(&tmp, path)
+    renameat(&dir_fd, tmp.as_str(), &dir_fd, name)?;
+    Ok(())
 }
 
 /// Writes the failure reason where Kubernetes looks for it, if the file is there.
@@ -169,6 +216,48 @@ mod tests {
         };
         assert!(should_stay(Some(&always), Ended::Exited(0), false));
         assert!(!should_stay(Some(&always), Ended::Exited(0), true));
+    }
+
+    #[test]
+    fn env_file_is_written_only_into_a_directory_of_hookinits_own() {
+        use std::os::unix::fs::PermissionsExt;
+        let vars = env(&[("A", "1")]);
+        let dir = tempfile::tempdir().unwrap();
+        let canary = dir.path().join("canary");
+        std::fs::write(&canary, "untouched").unwrap();
+        // Ours, with a link planted at the temporary name: replaced, never followed.
+        let run = dir.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        std::os::unix::fs::symlink(&canary, run.join("env.tmp")).unwrap();
+        write_env_file(&run.join("env"), &vars).unwrap();
+        assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched");
+        assert!(
+            std::fs::read_to_string(run.join("env"))
+                .unwrap()
+                .contains("export A='1'")
+        );
+        // Writable by others, owned by someone else, or a symlink: refused, nothing written.
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let e = write_env_file(&open.join("env"), &vars)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mode 1777"), "{e}");
+        let theirs = dir.path().join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(4242)), None).unwrap();
+        let e = write_env_file(&theirs.join("env"), &vars)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("owned by uid 4242"), "{e}");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&open, &link).unwrap();
+        let e = write_env_file(&link.join("env"), &vars)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is a symlink"), "{e}");
+        assert!(!open.join("env").exists());
     }
 
     #[test]
