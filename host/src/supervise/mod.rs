@@ -449,6 +449,8 @@ impl Supervisor {
 
     /// Stays up after a failure until SIGTERM/SIGINT or the stayalive limit, reaping meanwhile.
     fn stay(&mut self, what: &str, command: &MainCommand, code: i32) {
+        // Ctrl-C on `docker run -it` must now reach PID 1, not the dead main process's group.
+        spawn::take_terminal_back();
         let limit = self.plan.stayalive.as_ref().and_then(|s| s.limit);
         let env: Vec<_> = match &command.env {
             Some(env) => env.clone(),

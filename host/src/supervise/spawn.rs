@@ -136,3 +136,21 @@ pub fn spawn(cmd: &MainCommand, restore: ChildRestore) -> Result<Pid, SpawnError
         }),
     }
 }
+
+/// Makes PID 1's own group the terminal's foreground again (the main process had it), so that
+/// Ctrl-C on a `docker run -it` terminal reaches hookinit while it stays. SIGTTOU is ignored by
+/// PID 1, so a background caller may do this.
+pub fn take_terminal_back() {
+    // SAFETY: isatty, getpgrp, setpgid and tcsetpgrp on our own stdin and process group.
+    unsafe {
+        if libc::isatty(libc::STDIN_FILENO) != 1 {
+            return;
+        }
+        // A group outside our PID namespace (`unshare --pid --fork` leaves PID 1 in its
+        // parent's) reads as 0 here and cannot be named: PID 1 takes a group of its own.
+        if libc::getpgrp() == 0 {
+            libc::setpgid(0, 0);
+        }
+        libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp());
+    }
+}
