@@ -209,9 +209,25 @@ pub enum DebugError {
     Unpinned { url: String },
 }
 
-/// Parses the value of DEBUG (or HOOKINIT_DEBUG). See the module documentation for the grammar.
+/// Parses a value that is hookinit's alone (HOOKINIT_DEBUG, `--debug`, the file's `debug`). See
+/// the module documentation for the grammar. Words that are not ours end up in
+/// [`DebugSpec::ignored`]; such callers refuse them ([`DebugSpec::all_ours`]).
 pub fn parse(value: &str) -> Result<DebugSpec, DebugError> {
-    let mut parser = Parser::default();
+    parse_with(value, false)
+}
+
+/// Parses `DEBUG`, which applications use too: a sub-option name out of its place (`env`,
+/// `fetch`) and a namespace pattern resembling an option (`plugin:*`, `stayalive:db`) are the
+/// application's, not errors. Typos of our option names are still refused.
+pub fn parse_shared(value: &str) -> Result<DebugSpec, DebugError> {
+    parse_with(value, true)
+}
+
+fn parse_with(value: &str, shared: bool) -> Result<DebugSpec, DebugError> {
+    let mut parser = Parser {
+        shared,
+        ..Parser::default()
+    };
     for raw in value.split(',') {
         let word = raw.trim();
         if word.is_empty() {
@@ -400,6 +416,8 @@ enum Glue {
 
 #[derive(Default)]
 struct Parser {
+    /// Parsing `DEBUG` (see [`parse_shared`]).
+    shared: bool,
     spec: DebugSpec,
     current: Current,
     glue: Option<Glue>,
@@ -420,14 +438,18 @@ impl Parser {
         if self.in_context(name) {
             return self.sub_option(word, name, value);
         }
-        if let Some((parent, example)) = sub_option_home(name) {
+        // A sub-option means something only after its option; in DEBUG, elsewhere it is the
+        // application's word.
+        if let Some((parent, example)) = sub_option_home(name).filter(|_| !self.shared) {
             return Err(DebugError::OutOfContext {
                 word: word.to_owned(),
                 parent: parent.to_owned(),
                 example: example.to_owned(),
             });
         }
-        if let Some(suggestion) = self.near_miss(name) {
+        // `plugin:*`, `stayalive:db`: a namespace pattern of the application's (DEBUG only).
+        let pattern = self.shared && name.contains([':', '*']);
+        if let Some(suggestion) = self.near_miss(name).filter(|_| !pattern) {
             return Err(DebugError::NearMiss {
                 word: name.to_owned(),
                 suggestion,
@@ -968,6 +990,40 @@ mod tests {
 
     fn err(value: &str) -> DebugError {
         parse(value).expect_err(value)
+    }
+
+    #[test]
+    fn debug_words_that_only_resemble_ours_are_the_applications() {
+        // Found with Docker: each of these stopped the start (exit 2).
+        let spec = parse_shared("env,fetch,plugin:*,stayalive:*,express:*,strip=1").unwrap();
+        assert_eq!(
+            spec.ignored,
+            [
+                "env",
+                "fetch",
+                "plugin:*",
+                "stayalive:*",
+                "express:*",
+                "strip=1"
+            ]
+        );
+        assert!(spec.options.is_empty());
+        // Typos of our option names are still refused, and sub-options still follow options.
+        assert!(matches!(
+            parse_shared("verbos"),
+            Err(DebugError::NearMiss { .. })
+        ));
+        let spec = parse_shared("fstree=/t.tgz,strip=1,env").unwrap();
+        assert_eq!(spec.plugins().count(), 1);
+        // Where every word is hookinit's, the same words are mistakes.
+        assert!(matches!(
+            parse("plugin:*"),
+            Err(DebugError::NearMiss { .. })
+        ));
+        assert!(matches!(
+            parse("strip=1"),
+            Err(DebugError::OutOfContext { .. })
+        ));
     }
 
     #[test]

@@ -158,7 +158,12 @@ pub fn load(cli: Cli, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Loaded, 
     let spec = match debug_value {
         Some((from, value)) => {
             let error = |error| ConfigError::Debug { from, error };
-            let spec = debug::parse(&value).map_err(error)?;
+            let spec = if from == "DEBUG" {
+                debug::parse_shared(&value)
+            } else {
+                debug::parse(&value)
+            }
+            .map_err(error)?;
             // DEBUG is shared with the application; HOOKINIT_DEBUG and --debug are ours alone.
             let spec = if from == "DEBUG" {
                 notices.extend(spec.ignored_notice());
