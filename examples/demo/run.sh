@@ -182,10 +182,13 @@ else
     follow_pid=$!
 fi
 
-# A shell inside the container, as `docker exec` gives.
+# A shell inside the container, as `docker exec` gives: in Docker, with the name the banner
+# gave (the container's id, whatever its --hostname).
 in_container() {
     if [ "$runtime" = docker ]; then
-        docker exec "$ctr" sh -c "$1"
+        local named
+        named=$(logs | sed -n 's/.*docker exec -it \([^ ]*\) sh.*/\1/p' | head -n 1)
+        docker exec "${named:-$ctr}" sh -c "$1"
     else
         local pid1
         pid1=$(cut -d' ' -f1 "/proc/$unshare_pid/task/$unshare_pid/children")

@@ -24,9 +24,12 @@ pub fn should_stay(policy: Option<&StayAlive>, ended: Ended, stop_requested: boo
 /// Prints the banner. Always printed, whatever the verbosity: it is the reason stayalive exists.
 pub fn banner(what: &str, code: i32, limit: Option<Duration>, env_file: Option<&Path>) {
     let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
-    let host = nix::unistd::gethostname()
+    // The id the runtime knows the container by; the host name only when there is none to be
+    // found (it is the id's prefix unless `--hostname` changed it).
+    let host = std::fs::read_to_string("/proc/self/mountinfo")
         .ok()
-        .and_then(|h| h.into_string().ok())
+        .and_then(|mounts| container_id(&mounts))
+        .or_else(|| nix::unistd::gethostname().ok()?.into_string().ok())
         .unwrap_or_else(|| "CONTAINER".into());
     let mut lines = vec![
         format!("{what} at {when}"),
@@ -50,6 +53,22 @@ pub fn banner(what: &str, code: i32, limit: Option<Duration>, env_file: Option<&
         out.push('\n');
     }
     let _ = std::io::stderr().lock().write_all(out.as_bytes());
+}
+
+/// The container's id as Docker and podman show it (12 hex digits), from the source of the
+/// `/etc/hostname` they bind-mount: `.../containers/<64 hex>/hostname` (Docker),
+/// `.../overlay-containers/<64 hex>/userdata/hostname` (podman).
+fn container_id(mountinfo: &str) -> Option<String> {
+    mountinfo.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        if fields.get(4) != Some(&"/etc/hostname") {
+            return None;
+        }
+        let root = fields.get(3)?;
+        root.split('/')
+            .find(|part| part.len() == 64 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|id| id[..12].to_owned())
+    })
 }
 
 /// Quotes a value for a POSIX shell: single quotes, with embedded `'` written as `'\''`.
@@ -216,6 +235,20 @@ mod tests {
         };
         assert!(should_stay(Some(&always), Ended::Exited(0), false));
         assert!(!should_stay(Some(&always), Ended::Exited(0), true));
+    }
+
+    #[test]
+    fn the_banner_names_the_container_by_its_id() {
+        let id = "3f4e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f";
+        let docker = format!(
+            "612 590 254:1 /var/lib/docker/containers/{id}/hostname /etc/hostname rw,relatime - ext4 /dev/vda1 rw\n"
+        );
+        assert_eq!(container_id(&docker).as_deref(), Some("3f4e5a6b7c8d"));
+        let podman = format!(
+            "1 2 0:5 /containers/storage/overlay-containers/{id}/userdata/hostname /etc/hostname rw - tmpfs tmpfs rw\n"
+        );
+        assert_eq!(container_id(&podman).as_deref(), Some("3f4e5a6b7c8d"));
+        assert_eq!(container_id("1 2 0:5 / / rw - ext4 /dev/vda1 rw\n"), None);
     }
 
     #[test]
