@@ -465,3 +465,45 @@ fn a_fifo_as_the_configuration_file_is_refused_at_once() {
     let lines = done.stderr_lines_with("it is a fifo, not a regular file");
     assert_eq!(lines.len(), 1, "{:?}", done.stderr);
 }
+
+/// A plugin process that stops answering (frozen here with SIGSTOP) is killed by PID 1 when its
+/// own deadline passes; the signal it held is forwarded, one line says why, and plugins are off.
+#[test]
+fn a_frozen_plugin_process_is_killed_at_pid1s_deadline_and_the_signal_still_arrives() {
+    let printer = signal_printer(&["USR1"]);
+    let debug = behave("config.hooks=on-signal,config.on-signal=ignore");
+    let mut r = start_python(&debug, &["-v"], &printer);
+    r.signal(libc::SIGUSR1);
+    r.expect_stderr("dropped by an on-signal hook");
+    let plugins = wait_for_named_child(r.pid(), PLUGIN_PROCESS);
+    // SAFETY: kill(2) to hookinit's child, which hookinit does not reap while it is stopped.
+    assert_eq!(unsafe { libc::kill(plugins, libc::SIGSTOP) }, 0);
+    r.signal(libc::SIGUSR1);
+    r.expect_stdout("SIGUSR1");
+    r.signal(libc::SIGUSR2);
+    let done = r.wait();
+    assert_eq!(done.code(), 0, "{}", done.stderr_text());
+    let lines = done.stderr_lines_with("did not answer an on-signal hook within");
+    assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+    assert!(lines[0].contains("plugins are off"), "{}", lines[0]);
+}
+
+/// SIGTERM while an on-exit hook spins (its deadline is 5 s): PID 1 stops waiting for it at once
+/// and exits with the main process's status.
+#[test]
+fn a_stop_during_a_spinning_on_exit_hook_is_answered_within_a_second() {
+    let debug = behave("config.hooks=on-exit,config.on-exit=loop");
+    let mut r = start(
+        with_debug(Mode::Pid1, &debug, &["-v", "--", "sh", "-c", "exit 3"]),
+        Mode::Pid1,
+    );
+    r.expect_stderr("exited with status 3");
+    let asked = Instant::now();
+    r.signal(libc::SIGTERM);
+    let done = r.wait();
+    let took = asked.elapsed();
+    assert_eq!(done.code(), 3, "{}", done.stderr_text());
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    let lines = done.stderr_lines_with("received during the on-exit hooks");
+    assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+}

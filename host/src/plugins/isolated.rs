@@ -163,6 +163,13 @@ impl IsolatedPlugins {
         }
     }
 
+    /// PID 1's deadline for a hook passed: the process is killed, what it owed is answered with
+    /// the defaults, and plugins are off from here on; `why` is the one line that says so.
+    pub fn give_up(&self, why: &str) {
+        let mut st = self.state.borrow_mut();
+        self.lost(&mut st, Some(why));
+    }
+
     /// The hook failures (each already logged as one line) since the last call.
     pub fn take_failures(&self) -> Vec<HookFailure> {
         std::mem::take(&mut self.state.borrow_mut().failures)

@@ -27,13 +27,14 @@ pub fn next_event(
         if let Some(signo) = signals.read_pending() {
             return Event::Signal(signo);
         }
+        // A deadline already passed still looks at the fds once (timeout 0): a reply that is
+        // ready wins over the timeout, or a give-up's own replies would never be read.
+        let mut passed = false;
         let timeout = match deadline {
             None => PollTimeout::NONE,
             Some(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Event::Timeout;
-                }
+                passed = left.is_zero();
                 // Round up so that a wait never ends a hair before its deadline and spins.
                 let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
@@ -51,6 +52,9 @@ pub fn next_event(
                     .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP));
                 if plugin_ready {
                     return Event::Plugin;
+                }
+                if passed {
+                    return Event::Timeout;
                 }
             }
             Err(Errno::EINTR) => {}

@@ -2,8 +2,9 @@
 //! plugins, and the bookkeeping that keeps signals flowing while on-signal hooks decide.
 //!
 //! The runtime answers every request, in order, within the hook's deadline (its watchdog answers
-//! for a plugin that blocks). As a last line of defence, a request left unanswered well past that
-//! deadline makes the supervisor stop asking and forward signals directly: no signal is lost.
+//! for a plugin that blocks). PID 1 owns the last deadline: a request left unanswered well past
+//! that makes it kill the plugin process, whose owed replies then come back as the defaults
+//! (signals forwarded, in order): no signal is lost.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -29,8 +30,6 @@ pub struct Hooks {
     queued: VecDeque<(i32, i32)>,
     /// The signal whose verdict is being computed, and when it was asked for.
     in_flight: Option<((i32, i32), Instant)>,
-    /// Set when the runtime failed to answer in time: signals then bypass the plugins.
-    bypass_signals: bool,
 }
 
 impl Hooks {
@@ -41,7 +40,6 @@ impl Hooks {
             start_blocked: None,
             queued: VecDeque::new(),
             in_flight: None,
-            bypass_signals: false,
         }
     }
 
@@ -75,7 +73,7 @@ impl Hooks {
 
     /// Whether a received signal must wait for on-signal hooks.
     pub fn screens_signals(&self) -> bool {
-        !self.bypass_signals && self.wants(Hook::OnSignal)
+        self.wants(Hook::OnSignal)
     }
 
     /// Queues a signal for the on-signal hooks and asks about it if nothing else is asked.
@@ -105,20 +103,6 @@ impl Hooks {
     pub fn deadline(&self, limit: Duration) -> Option<Instant> {
         self.in_flight
             .map(|(_, asked)| asked + limit + SAFETY_MARGIN)
-    }
-
-    /// The runtime did not answer in time: every queued signal is handed back to be forwarded
-    /// directly, and from now on signals bypass the plugins.
-    pub fn give_up_on_signals(&mut self) -> Vec<(i32, i32)> {
-        self.bypass_signals = true;
-        let mut all: Vec<_> = self
-            .in_flight
-            .take()
-            .map(|(sig, _)| sig)
-            .into_iter()
-            .collect();
-        all.extend(self.queued.drain(..));
-        all
     }
 
     /// Signals still queued when the main process is gone have no one to go to. (A verdict

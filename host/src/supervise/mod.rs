@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
-use crate::config::plan::Plan;
+use crate::config::plan::{Plan, PluginSource};
 use crate::plugins::{
     CommandSpec, ExitAction, ExitInfo, Hook, IsolatedPlugins, Limits, Progress, Reply, Request,
     SignalAction,
@@ -196,9 +196,21 @@ impl Supervisor {
         plugins.request(Request::PreExec(CommandSpec::from_argv_and_current_env(
             &argv,
         )));
+        // PID 1's own deadline: every plugin's pre-exec deadline in turn, and the margin.
+        let allowed = self
+            .plan
+            .plugins
+            .iter()
+            .map(|p| match p.source {
+                PluginSource::Builtin(_) => self.limits.builtin_pre_exec,
+                _ => self.limits.pre_exec,
+            })
+            .sum::<Duration>()
+            + SAFETY_MARGIN;
+        let deadline = Instant::now() + allowed;
         loop {
             let fd = self.hooks.plugins.as_ref().map(|p| p.wake_fd());
-            match next_event(&mut self.signals, fd, None) {
+            match next_event(&mut self.signals, fd, Some(deadline)) {
                 Event::Signal(libc::SIGCHLD) => {
                     reap::reap_all(None);
                 }
@@ -224,8 +236,20 @@ impl Supervisor {
                         }
                     }
                 }
-                Event::Timeout => {}
+                // The runtime's own deadlines should have answered by now: it is wedged.
+                Event::Timeout => self.give_up_on_plugins(&format!(
+                    "did not finish the pre-exec hooks within {}",
+                    humantime::format_duration(allowed)
+                )),
             }
+        }
+    }
+
+    /// Kills the plugin process after PID 1's deadline passed (one line says so); its owed
+    /// replies come back as the defaults through the usual event.
+    fn give_up_on_plugins(&self, why: &str) {
+        if let Some(plugins) = &self.hooks.plugins {
+            plugins.give_up(why);
         }
     }
 
@@ -280,15 +304,11 @@ impl Supervisor {
                 }
                 Event::Signal(signo) => self.received(main, signo),
                 Event::Plugin => self.take_signal_verdicts(main),
-                Event::Timeout => {
-                    crate::warn!(
-                        "plugins did not answer an on-signal hook within {:?}; forwarding signals directly from now on",
-                        self.limits.on_signal + SAFETY_MARGIN
-                    );
-                    for (received, signo) in self.hooks.give_up_on_signals() {
-                        self.send(main, received, signo);
-                    }
-                }
+                // Their defaults (forward) then come back as verdicts, in order.
+                Event::Timeout => self.give_up_on_plugins(&format!(
+                    "did not answer an on-signal hook within {}",
+                    humantime::format_duration(self.limits.on_signal + SAFETY_MARGIN)
+                )),
             }
         }
     }
@@ -385,11 +405,16 @@ impl Supervisor {
                 Event::Signal(libc::SIGCHLD) => {
                     reap::reap_all(None);
                 }
-                Event::Signal(signo) => {
-                    if forward::is_stop_request(signo) {
-                        self.stop_requested = true;
-                    }
+                // A stop is answered at once: the hooks' verdict is not waited for.
+                Event::Signal(signo) if forward::is_stop_request(signo) => {
+                    self.stop_requested = true;
+                    crate::info!(
+                        "{} received during the on-exit hooks: not waiting for them",
+                        describe(signo)
+                    );
+                    return ExitAction::Propagate;
                 }
+                Event::Signal(_) => {}
                 Event::Plugin => {
                     let plugins = self.hooks.plugins.as_ref().expect("plugins are running");
                     while let Some(reply) = plugins.try_reply() {
@@ -400,9 +425,10 @@ impl Supervisor {
                     }
                 }
                 Event::Timeout => {
-                    crate::warn!(
-                        "plugins did not answer the on-exit hook in time; exiting as if they had said nothing"
-                    );
+                    self.give_up_on_plugins(&format!(
+                        "did not answer the on-exit hooks within {}; going on as if they had said nothing",
+                        humantime::format_duration(self.limits.on_exit + SAFETY_MARGIN)
+                    ));
                     return ExitAction::Propagate;
                 }
             }
