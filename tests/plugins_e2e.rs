@@ -507,3 +507,34 @@ fn a_stop_during_a_spinning_on_exit_hook_is_answered_within_a_second() {
     let lines = done.stderr_lines_with("received during the on-exit hooks");
     assert_eq!(lines.len(), 1, "{:?}", done.stderr);
 }
+
+/// `host::main_command()` shows a plugin only the variables it was granted (issue 18: an
+/// ungranted plugin read the main process's SECRET through it).
+#[test]
+fn main_command_shows_only_granted_variables() {
+    for (grant, expect) in [("", "main env: \n"), (",env=SECRET", "main env: SECRET")] {
+        let debug = behave(&format!(
+            "config.hooks=pre-exec,on-exit,config.on-exit=log-main-env{grant}"
+        ));
+        let mut cmd = with_debug(Mode::Pid1, &debug, &["-v", "--", "true"]);
+        cmd.env_clear()
+            .env("SECRET", "hunter2")
+            .env("HOOKINIT_CONFIG", "/dev/null")
+            .env("DEBUG", &debug)
+            .env("HOOKINIT_CACHE_DIR", plugin_cache());
+        let done = start(cmd, Mode::Pid1).wait();
+        assert_eq!(done.code(), 0, "{}", done.stderr_text());
+        let lines = done.stderr_lines_with("main env:");
+        assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+        let names = lines[0].split("main env: ").nth(1).unwrap_or_default();
+        let names: Vec<&str> = names.split(',').filter(|n| !n.is_empty()).collect();
+        let expected: Vec<&str> = expect
+            .trim_start_matches("main env: ")
+            .trim()
+            .split(',')
+            .filter(|n| !n.is_empty())
+            .collect();
+        assert_eq!(names, expected, "{grant:?}: {}", lines[0]);
+        assert!(!done.stderr_text().contains("hunter2"));
+    }
+}

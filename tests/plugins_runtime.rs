@@ -65,6 +65,12 @@ fn behave(name: &str, config: &[(&str, &str)]) -> PluginSpec {
     spec(name, &built().behave, config)
 }
 
+/// `spec` with `env=NAME` grants.
+fn with_env(mut spec: PluginSpec, names: &[&str]) -> PluginSpec {
+    spec.grants.env = names.iter().map(|n| n.to_string()).collect();
+    spec
+}
+
 fn start(specs: &[PluginSpec]) -> Plugins {
     start_with(specs, Limits::default())
 }
@@ -130,6 +136,51 @@ fn one_failure(plugins: &Plugins, plugin: &str, hook: Hook) -> String {
 
 // ---- each hook's effect ---------------------------------------------------------------------
 
+/// A plugin sees only the variables of the main process it was granted; what it cannot see, it
+/// cannot remove, and what it sets is applied (issue 18: an ungranted plugin read SECRET).
+#[test]
+fn pre_exec_shows_a_plugin_only_its_granted_variables() {
+    let list = [("pre-exec", "list-env"), ("hooks", "pre-exec")];
+    let plugins = start(&[behave("blind", &list)]);
+    let cmd = pre_exec_reply(&plugins).expect("pre-exec succeeds");
+    let seen = |cmd: &CommandSpec| {
+        cmd.env
+            .iter()
+            .find(|(k, _)| k == "ENV_SEEN")
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(seen(&cmd).as_deref(), Some(std::ffi::OsStr::new("")));
+    assert!(
+        cmd.env.contains(&("SECRET".into(), "x".into())),
+        "{:?}",
+        cmd.env
+    );
+    assert!(
+        cmd.env.contains(&("PATH".into(), "/bin".into())),
+        "{:?}",
+        cmd.env
+    );
+
+    let plugins = start(&[with_env(behave("path", &list), &["PATH"])]);
+    let cmd = pre_exec_reply(&plugins).expect("pre-exec succeeds");
+    assert_eq!(seen(&cmd).as_deref(), Some(std::ffi::OsStr::new("PATH")));
+    assert!(
+        cmd.env.contains(&("SECRET".into(), "x".into())),
+        "{:?}",
+        cmd.env
+    );
+
+    // Unsetting what it cannot see changes nothing.
+    let unset = [("pre-exec", "unset-env:SECRET"), ("hooks", "pre-exec")];
+    let plugins = start(&[behave("blind-unset", &unset)]);
+    let cmd = pre_exec_reply(&plugins).expect("pre-exec succeeds");
+    assert!(
+        cmd.env.contains(&("SECRET".into(), "x".into())),
+        "{:?}",
+        cmd.env
+    );
+}
+
 #[test]
 fn pre_exec_hooks_edit_the_command_in_plugin_order() {
     let plugins = start(&[
@@ -145,9 +196,12 @@ fn pre_exec_hooks_edit_the_command_in_plugin_order() {
             "env",
             &[("pre-exec", "set-env:GREETING=hi"), ("hooks", "pre-exec")],
         ),
-        behave(
-            "unset",
-            &[("pre-exec", "unset-env:SECRET"), ("hooks", "pre-exec")],
+        with_env(
+            behave(
+                "unset",
+                &[("pre-exec", "unset-env:SECRET"), ("hooks", "pre-exec")],
+            ),
+            &["SECRET"],
         ),
     ]);
     assert!(plugins.subscribed(Hook::PreExec));

@@ -39,6 +39,40 @@ impl Originals {
     }
 }
 
+/// `cmd` as a plugin that sees only the variables `sees` allows is shown it.
+pub fn visible_to(cmd: &wit::Command, sees: impl Fn(&str) -> bool) -> wit::Command {
+    wit::Command {
+        env: cmd.env.iter().filter(|(k, _)| sees(k)).cloned().collect(),
+        ..cmd.clone()
+    }
+}
+
+/// The command after a plugin that was shown `shown` returned `returned`: its argv, cwd and
+/// limits; for the environment, its word on the variables it saw (kept, changed or removed), the
+/// ones it could not see as they were, and the ones it added. What a plugin cannot see, it can
+/// neither read nor remove; it may set any variable.
+pub fn merge_returned(
+    before: &wit::Command,
+    shown: &wit::Command,
+    returned: wit::Command,
+) -> wit::Command {
+    let was_shown = |k: &str| shown.env.iter().any(|(s, _)| s == k);
+    let mut env: Vec<(String, String)> = Vec::with_capacity(before.env.len());
+    for (k, v) in &before.env {
+        if !was_shown(k) {
+            // Unless the plugin set it (it may set what it cannot see).
+            if !returned.env.iter().any(|(r, _)| r == k) {
+                env.push((k.clone(), v.clone()));
+            }
+        }
+    }
+    let mut merged = returned;
+    // Hidden variables first, where they were; then the plugin's own list, in its order.
+    env.append(&mut merged.env);
+    merged.env = env;
+    merged
+}
+
 pub fn command_to_wit(spec: &CommandSpec, originals: &mut Originals) -> wit::Command {
     wit::Command {
         program: originals.text(&spec.program),

@@ -137,7 +137,11 @@ impl process::Host for State {
 
     fn main_command(&mut self) -> Option<wit::Command> {
         let facts = self.facts();
-        facts.pid.and(facts.command.clone())
+        let command = facts.pid.and(facts.command.clone())?;
+        // Only the variables this plugin was granted (env=NAME).
+        Some(super::convert::visible_to(&command, |k| {
+            self.sandbox.sees_env(k)
+        }))
     }
 
     fn main_signals(&mut self) -> Option<wit::SignalMasks> {

@@ -113,6 +113,11 @@ impl PluginInstance {
         self.store.data_mut().sandbox.release_scratch(after);
     }
 
+    /// Whether the plugin may see the main process's variable `name`.
+    pub fn sees_env(&self, name: &str) -> bool {
+        self.store.data().sandbox.sees_env(name)
+    }
+
     /// Removes the plugin's scratch directory if it is empty.
     pub fn release_empty_scratch(&mut self) {
         self.store.data_mut().sandbox.release_empty_scratch();

@@ -109,6 +109,11 @@ pub struct Sandbox {
     services_only: bool,
     /// `process.resolve-executable` may look anywhere (the built-in verbose).
     resolve_any: bool,
+    /// The names of the `env=` grants: the main process's variables the plugin may see.
+    env_names: Vec<String>,
+    /// Sees every variable of the main process's environment (the built-in verbose, which logs
+    /// it with secrets hidden); others see only the names of their `env=` grants.
+    env_all: bool,
     /// Redirects of an allowed URL may lead to any http(s) host (the built-in fstree).
     follow_any_redirect: bool,
     scratch: Option<Arc<Scratch>>,
@@ -204,6 +209,7 @@ impl Sandbox {
             write: dirs(&spec.grants.write, "write")?,
             fetch: spec.grants.fetch.clone(),
             env,
+            env_names: spec.grants.env.clone(),
             ..Sandbox::default()
         })
     }
@@ -229,6 +235,7 @@ impl Sandbox {
         match builtin {
             Builtin::Verbose => {
                 sandbox.resolve_any = true;
+                sandbox.env_all = true;
                 // Without one, bash run as root traces without file:line; verbose says so.
                 sandbox.scratch = Scratch::create(name).ok().map(Arc::new);
                 sandbox.scratch_until = Some(Hook::OnExit);
@@ -373,6 +380,11 @@ impl Sandbox {
         b.stdout(stdout).stderr(stderr);
         b.allow_ip_name_lookup(false);
         Ok(b.build())
+    }
+
+    /// Whether the plugin may see the main process's variable `name` (an `env=` grant).
+    pub fn sees_env(&self, name: &str) -> bool {
+        self.env_all || self.env_names.iter().any(|granted| granted == name)
     }
 
     /// The hosts `fetch` may reach for this plugin, for the fetch service's allow-list (which

@@ -360,13 +360,17 @@ impl Worker {
                 hook: Some(Hook::PreExec),
                 reason: format!("did not return within {}", instance::human(deadline)),
             }));
-            let input = cmd.clone();
+            // The plugin sees only the variables it was granted (env=NAME).
+            let input = match self.plugins[i].instance.as_ref() {
+                Some(instance) => convert::visible_to(&cmd, |k| instance.sees_env(k)),
+                None => cmd.clone(),
+            };
             let result = self.call(i, Hook::PreExec, fallback, |p, d| p.pre_exec(&input, d));
             if let Some(instance) = self.plugins[i].instance.as_mut() {
                 instance.release_scratch(Some(Hook::PreExec));
             }
             match result {
-                Ok(next) => cmd = next,
+                Ok(next) => cmd = convert::merge_returned(&cmd, &input, next),
                 Err(None) => return None,
                 Err(Some(Fault::Error(why))) => {
                     let f = HookFailure {

@@ -10,8 +10,10 @@
 //! `flood` (100 000 lines on stderr and through the log import), `read:PATH` (read a file; an
 //! error is returned as the hook's error), `fetch:URL` (download to /tmp/x; error returned).
 //! pre-exec: `set-env:K=V`, `unset-env:K`, `push-arg:X`, `wrap:PROG`, `core-limit`,
-//! `echo-pid` (set env MAIN_PID to what `main-pid` says).
-//! on-exit: `stay`, `exit:N`, `propagate`, `expect-exited:N` (exit 0 if so, else 1).
+//! `echo-pid` (set env MAIN_PID to what `main-pid` says), `list-env` (set env ENV_SEEN to the
+//! names of the variables the hook was shown).
+//! on-exit: `stay`, `exit:N`, `propagate`, `expect-exited:N` (exit 0 if so, else 1),
+//! `log-main-env` (log `main env: NAMES` from `main-command`).
 //! on-signal: `forward`, `as:N`, `ignore`, `inc` (forward N+1).
 
 use hookinit_sdk::prelude::*;
@@ -141,6 +143,10 @@ impl Plugin for Behave {
             "echo-pid" => {
                 cmd.set_env("MAIN_PID", format!("{:?}", host::main_pid()));
             }
+            "list-env" => {
+                let names: Vec<String> = cmd.env.iter().map(|(k, _)| k.clone()).collect();
+                cmd.set_env("ENV_SEEN", names.join(","));
+            }
             _ => common(&action)?,
         }
         Ok(cmd)
@@ -156,6 +162,13 @@ impl Plugin for Behave {
                 ExitAction::ExitWith(if status.code() == Some(want) { 0 } else { 1 })
             }
             "propagate" => ExitAction::Propagate,
+            "log-main-env" => {
+                let names: Vec<String> = host::main_command()
+                    .map(|c| c.env.into_iter().map(|(k, _)| k).collect())
+                    .unwrap_or_default();
+                info!("main env: {}", names.join(","));
+                ExitAction::Propagate
+            }
             _ => {
                 if let Err(e) = common(&self.on_exit.clone()) {
                     error!("on-exit: {e}");
