@@ -402,18 +402,14 @@ fn a_stop_while_a_plugin_download_stalls_ends_hookinit_within_a_second() {
         "plugin=http://{}/p.wasm,unpinned",
         server.local_addr().unwrap()
     );
-    let mut r = start(
+    let r = start(
         with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", &script]),
         Mode::Pid1,
     );
     server.set_nonblocking(true).unwrap();
     let _connection = wait_until("the plugin download to connect", || server.accept().ok());
-    let asked = Instant::now();
-    r.signal(libc::SIGTERM);
-    let done = r.wait();
-    let took = asked.elapsed();
+    let done = stop_within_a_second(r);
     assert_eq!(done.code(), 143, "{}", done.stderr_text());
-    assert!(took < Duration::from_secs(1), "took {took:?}");
     assert!(!marker.exists(), "the main process ran");
     let lines = done.stderr_lines_with("SIGTERM received while the plugins were starting");
     assert_eq!(lines.len(), 1, "{:?}", done.stderr);
@@ -432,12 +428,8 @@ fn a_stop_while_a_hook_spins_ends_hookinit_within_a_second() {
     );
     // Loaded: the pre-exec hook is asked next (a SIGTERM sent sooner waits in the signalfd).
     r.expect_stderr(BEHAVE_FAILURE);
-    let asked = Instant::now();
-    r.signal(libc::SIGTERM);
-    let done = r.wait();
-    let took = asked.elapsed();
+    let done = stop_within_a_second(r);
     assert_eq!(done.code(), 143, "{}", done.stderr_text());
-    assert!(took < Duration::from_secs(1), "took {took:?}");
     assert!(!marker.exists(), "the main process ran");
 }
 
@@ -498,12 +490,8 @@ fn a_stop_during_a_spinning_on_exit_hook_is_answered_within_a_second() {
         Mode::Pid1,
     );
     r.expect_stderr("exited with status 3");
-    let asked = Instant::now();
-    r.signal(libc::SIGTERM);
-    let done = r.wait();
-    let took = asked.elapsed();
+    let done = stop_within_a_second(r);
     assert_eq!(done.code(), 3, "{}", done.stderr_text());
-    assert!(took < Duration::from_secs(1), "took {took:?}");
     let lines = done.stderr_lines_with("received during the on-exit hooks");
     assert_eq!(lines.len(), 1, "{:?}", done.stderr);
 }
@@ -537,4 +525,18 @@ fn main_command_shows_only_granted_variables() {
         assert_eq!(names, expected, "{grant:?}: {}", lines[0]);
         assert!(!done.stderr_text().contains("hunter2"));
     }
+}
+
+/// Sends SIGTERM (what `docker stop` sends) and waits: hookinit must end within a second.
+fn stop_within_a_second(mut r: Running) -> Finished {
+    let asked = Instant::now();
+    r.signal(libc::SIGTERM);
+    let done = r.wait();
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "took {took:?}: {}",
+        done.stderr_text()
+    );
+    done
 }

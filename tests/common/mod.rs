@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
