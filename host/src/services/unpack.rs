@@ -54,6 +54,8 @@ const BUF_SIZE: usize = 256 * 1024;
 const MAX_EXTENSION: u64 = 1 << 20;
 /// Extension headers (long name, long link, pax, global pax) allowed before one entry.
 const MAX_EXTENSIONS_IN_A_ROW: u32 = 8;
+/// Upper bound of [`metadata_cap`].
+const MAX_METADATA: u64 = 64 << 20;
 /// A symlink stored as zip data is a path, so `PATH_MAX` bounds it.
 const MAX_LINK_TARGET: u64 = 4096;
 /// Like the kernel's ELOOP limit.
@@ -229,10 +231,15 @@ pub enum UnpackError {
     #[error("refused entry {entry:?}: {detail}")]
     Unsupported { entry: String, detail: String },
     #[error(
-        "refused archive: its content passes the {} cap at entry {entry:?}; raise the cap if this is expected",
+        "refused archive: it unpacks to more than the {} cap (headers included) at entry {entry:?}; raise the cap (max-size) if this is expected",
         human_bytes(*limit)
     )]
     TooLarge { entry: String, limit: u64 },
+    #[error(
+        "refused archive: its extended headers (pax records, long names) pass {} at entry {entry:?}; this cap is a quarter of the size cap, at most 64 MiB",
+        human_bytes(*limit)
+    )]
+    TooMuchMetadata { entry: String, limit: u64 },
     #[error("refused archive: more than {limit} entries")]
     TooManyEntries { limit: u64 },
     #[error("cannot unpack {entry:?}: {path} is not a directory")]
@@ -564,7 +571,11 @@ fn components(raw: &[u8]) -> Result<Vec<&[u8]>, BadName> {
 struct Limits<'o> {
     opts: &'o UnpackOptions,
     entries: u64,
+    /// Bytes decompressed so far: a tar stream's headers, extension records, data and padding,
+    /// or a zip's entry data.
     bytes: u64,
+    /// Of those, bytes of extension records (pax, GNU long names), read into memory.
+    metadata: u64,
 }
 
 impl<'o> Limits<'o> {
@@ -573,10 +584,12 @@ impl<'o> Limits<'o> {
             opts,
             entries: 0,
             bytes: 0,
+            metadata: 0,
         }
     }
 
-    /// Checks one entry and returns its path components (before stripping).
+    /// Checks one entry's kind and name and returns its path components (before stripping).
+    /// Its data is charged separately ([`Limits::reach`], [`Limits::charge`]).
     fn admit<'h>(&mut self, head: &'h Head) -> Result<Vec<&'h [u8]>, UnpackError> {
         self.entries += 1;
         if self.entries > self.opts.max_entries {
@@ -610,22 +623,59 @@ impl<'o> Limits<'o> {
             }
             _ => {}
         }
-        // Every entry's data counts, not only files': a directory entry declaring gigabytes of
-        // data would otherwise be decompressed without bound.
-        let total = self.bytes.saturating_add(head.size);
-        if total > self.opts.max_bytes {
-            return Err(UnpackError::TooLarge {
-                entry: entry(),
-                limit: self.opts.max_bytes,
-            });
-        }
-        self.bytes = total;
         components(&head.name).map_err(|bad| match bad {
             BadName::Absolute => UnpackError::AbsolutePath { entry: entry() },
             BadName::ParentDir => UnpackError::ParentDir { entry: entry() },
             BadName::Nul => UnpackError::NulInName { entry: entry() },
         })
     }
+
+    /// Charges `size` more decompressed bytes (a zip entry's data) before they are read.
+    fn charge(&mut self, size: u64, entry: impl FnOnce() -> String) -> Result<(), UnpackError> {
+        self.reach(self.bytes.saturating_add(size), entry)
+    }
+
+    /// Records that the decompressed stream will have reached `total` bytes (a tar entry's end:
+    /// header, data and padding), refusing before they are read if that passes the size cap.
+    /// Every byte counts, whatever entry it belongs to: the cap bounds the work, not the files.
+    fn reach(&mut self, total: u64, entry: impl FnOnce() -> String) -> Result<(), UnpackError> {
+        if total > self.opts.max_bytes {
+            return Err(UnpackError::TooLarge {
+                entry: entry(),
+                limit: self.opts.max_bytes,
+            });
+        }
+        self.bytes = self.bytes.max(total);
+        Ok(())
+    }
+
+    /// Charges `size` bytes of extension records against the metadata cap.
+    fn charge_metadata(
+        &mut self,
+        size: u64,
+        entry: impl FnOnce() -> String,
+    ) -> Result<(), UnpackError> {
+        let limit = metadata_cap(self.opts.max_bytes);
+        self.metadata = self.metadata.saturating_add(size);
+        if self.metadata > limit {
+            return Err(UnpackError::TooMuchMetadata {
+                entry: entry(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    fn remaining(&self) -> u64 {
+        self.opts.max_bytes.saturating_sub(self.bytes)
+    }
+}
+
+/// The cap on extension records (pax, GNU long names) in total: a quarter of the size cap, at
+/// most 64 MiB. Real archives carry a few hundred bytes per entry at most; these records are
+/// read into memory and cost a header's parsing each, so a stream of them is a bomb of its own.
+pub fn metadata_cap(max_bytes: u64) -> u64 {
+    (max_bytes / 4).min(MAX_METADATA)
 }
 
 /// Watches entry names for a single shared top folder (GitHub's `repo-ref/`).
@@ -731,13 +781,11 @@ fn run(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
 fn unpack_tar(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
     // First pass: decompress and check the whole stream (this is what verifies gzip/xz/zstd
     // checksums and catches truncation) and find the top folder, before writing anything.
-    let mut limits = Limits::new(job.opts);
     let mut top = TopDir::default();
     let stream = tar_stream(job.file, job.format).map_err(|e| job.corrupt(e.to_string()))?;
     let mut buf = vec![0; BUF_SIZE];
-    read_tar(job, stream, |head, data| {
-        let comps = limits.admit(head)?;
-        top.observe(&comps, matches!(head.kind, Kind::Dir));
+    read_tar(job, stream, |head, comps, data| {
+        top.observe(comps, matches!(head.kind, Kind::Dir));
         // Read the data here in large blocks (tar would skip it 8 KiB at a time): decompressing
         // is the cost of this pass.
         loop {
@@ -759,7 +807,7 @@ fn unpack_tar(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
             scope,
             tar_stream(job.file, job.format).map_err(|e| job.corrupt(e.to_string()))?,
         );
-        read_tar(job, stream, |head, data| ex.entry(head, data))
+        read_tar(job, stream, |head, comps, data| ex.entry(head, comps, data))
     })?;
     Ok(Done {
         strip,
@@ -972,15 +1020,19 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Calls `visit` for each entry of a tar stream.
+/// Calls `visit` for each entry of a tar stream that [`Limits`] admits, with its path
+/// components.
 ///
 /// Entries are read raw and the GNU long-name and pax records applied here, so that their size
-/// is bounded (the tar crate would read any size into memory).
+/// is bounded (the tar crate would read any size into memory). Every byte of the stream is
+/// charged against the size cap before it is read: headers, extension records, any entry's
+/// data and padding, and what follows the end-of-archive marker.
 fn read_tar(
     job: &Job<'_>,
     mut stream: impl Read,
-    mut visit: impl FnMut(&Head, &mut dyn Read) -> Result<(), UnpackError>,
+    mut visit: impl FnMut(&Head, &[&[u8]], &mut dyn Read) -> Result<(), UnpackError>,
 ) -> Result<(), UnpackError> {
+    let mut limits = Limits::new(job.opts);
     // Say so plainly when a compressed file holds something other than a tar archive.
     let mut first = [0u8; 512];
     let len = fill(&mut stream, &mut first).map_err(|e| job.corrupt(e.to_string()))?;
@@ -1011,31 +1063,51 @@ fn read_tar(
             .raw_file_position()
             .saturating_add(entry.size().div_ceil(512).saturating_mul(512));
         use tar::EntryType as T;
-        let seen = &mut pending.extensions;
-        match entry.header().entry_type() {
-            T::GNULongName => pending.path = Some(read_extension(job, &mut entry, seen)?),
-            T::GNULongLink => pending.link = Some(read_extension(job, &mut entry, seen)?),
-            T::XHeader => {
-                let records = read_extension(job, &mut entry, seen)?;
-                pending.apply_pax(&records).map_err(|e| job.corrupt(e))?;
+        let kind = entry.header().entry_type();
+        if matches!(
+            kind,
+            T::GNULongName | T::GNULongLink | T::XHeader | T::XGlobalHeader
+        ) {
+            let name = || lossy(&entry.path_bytes());
+            limits.charge_metadata(entry.size(), name)?;
+            limits.reach(next_header, name)?;
+            let data = read_extension(job, &mut entry, &mut pending.extensions)?;
+            match kind {
+                T::GNULongName => pending.path = Some(data),
+                T::GNULongLink => pending.link = Some(data),
+                T::XHeader => pending.apply_pax(&data).map_err(|e| job.corrupt(e))?,
+                // Archive comments (GitHub's commit id): nothing to apply.
+                _ => {}
             }
-            // Archive comments (GitHub's commit id): nothing to apply, read within the bounds.
-            T::XGlobalHeader => drop(read_extension(job, &mut entry, seen)?),
-            _ => {
-                let head = std::mem::take(&mut pending)
-                    .head_for(&entry)
-                    .map_err(|e| job.corrupt(e))?;
-                visit(&head, &mut entry)?;
-            }
+            continue;
         }
+        let head = std::mem::take(&mut pending)
+            .head_for(&entry)
+            .map_err(|e| job.corrupt(e))?;
+        let comps = limits.admit(&head)?;
+        limits.reach(next_header, || head.display_name())?;
+        visit(&head, &comps, &mut entry)?;
     }
     let mut rest = archive.into_inner();
     if rest.count < next_header + 512 {
         return Err(job.corrupt("the archive ends without its end-of-archive marker"));
     }
-    // Read what follows the marker so that the decompressor checks its trailer (CRC, size).
-    let trailer = io::copy(&mut (&mut rest).take(MAX_TRAILER + 1), &mut io::sink())
+    read_trailer(job, &mut rest, &mut limits)
+}
+
+/// Reads what follows the end-of-archive marker so that the decompressor checks its trailer
+/// (CRC, size): record padding is kilobytes; more counts against the caps.
+fn read_trailer(
+    job: &Job<'_>,
+    rest: &mut Counted<impl Read>,
+    limits: &mut Limits<'_>,
+) -> Result<(), UnpackError> {
+    let budget = limits.remaining().min(MAX_TRAILER);
+    let trailer = io::copy(&mut (&mut *rest).take(budget + 1), &mut io::sink())
         .map_err(|e| job.corrupt(e.to_string()))?;
+    limits.reach(rest.count, || {
+        "(data after the end-of-archive marker)".into()
+    })?;
     if trailer > MAX_TRAILER {
         return Err(job.corrupt("more than 64 MiB of data after the end of the archive"));
     }
@@ -1084,11 +1156,13 @@ fn unpack_zip(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
     for i in 0..zip.len() {
         let head = zip_head(&zip.by_index_data(i).map_err(zip_err)?);
         let comps = limits.admit(&head)?;
+        limits.charge(head.size, || head.display_name())?;
         top.observe(&comps, matches!(head.kind, Kind::Dir));
     }
 
     let strip = job.opts.strip.unwrap_or_else(|| top.strip());
     let mut ex = Extractor::new(tree, job, strip);
+    let mut limits = Limits::new(job.opts);
     for i in 0..zip.len() {
         let mut head = zip_head(&zip.by_index_data(i).map_err(zip_err)?);
         let mut data = zip.by_index(i).map_err(zip_err)?;
@@ -1108,7 +1182,8 @@ fn unpack_zip(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
                 )));
             }
         }
-        ex.entry(&head, &mut data)?;
+        let comps = limits.admit(&head)?;
+        ex.entry(&head, &comps, &mut data)?;
     }
     Ok(Done {
         strip,
@@ -1415,7 +1490,6 @@ struct LateDir {
 struct Extractor<'t> {
     tree: &'t Tree,
     archive: &'t Path,
-    limits: Limits<'t>,
     strip: usize,
     same_owner: bool,
     parent: Option<Parent>,
@@ -1430,7 +1504,6 @@ impl<'t> Extractor<'t> {
         Extractor {
             tree,
             archive: job.archive,
-            limits: Limits::new(job.opts),
             strip: usize::try_from(strip).unwrap_or(usize::MAX),
             same_owner: job.opts.same_owner,
             parent: None,
@@ -1441,8 +1514,12 @@ impl<'t> Extractor<'t> {
         }
     }
 
-    fn entry(&mut self, head: &Head, data: &mut dyn Read) -> Result<(), UnpackError> {
-        let comps = self.limits.admit(head)?;
+    fn entry(
+        &mut self,
+        head: &Head,
+        comps: &[&[u8]],
+        data: &mut dyn Read,
+    ) -> Result<(), UnpackError> {
         let Some(rel) = comps.get(self.strip..).filter(|rel| !rel.is_empty()) else {
             return Ok(()); // stripped away, like tar --strip-components
         };
@@ -2558,17 +2635,122 @@ mod tests {
     #[test]
     fn refuses_archives_past_the_size_cap() {
         let sb = Sandbox::new();
+        // a ends at 1024 bytes into the stream (header and padded data), b at 2048.
         let opts = UnpackOptions {
-            max_bytes: 10,
+            max_bytes: 1500,
             ..defaults()
         };
         let items = [File("a", b"12345", 0o644), File("b", b"123456", 0o644)];
         let err = sb.refused(&gz(&tar_of(&items)), &opts);
         assert!(
-            matches!(&err, UnpackError::TooLarge { entry, limit: 10 } if entry == "b"),
+            matches!(&err, UnpackError::TooLarge { entry, limit: 1500 } if entry == "b"),
             "{err}"
         );
         assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn headers_count_against_the_size_cap() {
+        let sb = Sandbox::new();
+        let names: Vec<String> = (0..30).map(|i| format!("empty{i}")).collect();
+        let items: Vec<Item<'_>> = names.iter().map(|n| File(n, b"", 0o644)).collect();
+        // 30 headers of 512 bytes, no data at all.
+        let opts = UnpackOptions {
+            max_bytes: 10_000,
+            ..defaults()
+        };
+        let err = sb.refused(&tar_of(&items), &opts);
+        assert!(
+            matches!(&err, UnpackError::TooLarge { entry, .. } if entry == "empty19"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn data_after_the_end_marker_counts_against_the_size_cap() {
+        let sb = Sandbox::new();
+        let mut tar = tar_of(&[File("a", b"a", 0o644)]);
+        tar.extend_from_slice(&[0; 100 << 10]);
+        let opts = UnpackOptions {
+            max_bytes: 64 << 10,
+            ..defaults()
+        };
+        let err = sb.refused(&zst(&tar), &opts);
+        assert!(matches!(err, UnpackError::TooLarge { .. }), "{err}");
+        assert!(
+            err.to_string().contains("after the end-of-archive"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    /// Issue 17's bomb: eight 1 MiB pax global headers before each of many empty files, a
+    /// small .tar.zst that decompresses to gigabytes of headers. They were not counted, and the
+    /// archive was accepted after decompressing it all twice.
+    fn pax_bomb(files: u32) -> Vec<u8> {
+        const RECORD: usize = 1 << 20;
+        let mut record = format!("{RECORD} comment=").into_bytes();
+        record.resize(RECORD - 1, b'x');
+        record.push(b'\n');
+        let pax = header(
+            "pax_global_header",
+            EntryType::XGlobalHeader,
+            RECORD as u64,
+            0o644,
+            "",
+        );
+        let mut eight = Vec::new();
+        for _ in 0..8 {
+            eight.extend_from_slice(pax.as_bytes());
+            eight.extend_from_slice(&record);
+        }
+        // zstd frames concatenate into one stream: the 8 MiB of headers are compressed once.
+        let eight = zst(&eight);
+        let mut bomb = Vec::new();
+        for i in 0..files {
+            bomb.extend_from_slice(&eight);
+            let file = header(&format!("f{i}"), EntryType::Regular, 0, 0o644, "");
+            bomb.extend(zst(file.as_bytes()));
+        }
+        bomb.extend(zst(&[0; 1024]));
+        bomb
+    }
+
+    #[test]
+    fn refuses_an_extension_header_bomb_quickly() {
+        let sb = Sandbox::new();
+        let bomb = pax_bomb(256);
+        assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+        let opts = UnpackOptions {
+            max_bytes: 1 << 20,
+            ..defaults()
+        };
+        let started = Instant::now();
+        let err = sb.refused(&bomb, &opts);
+        let took = started.elapsed();
+        assert!(
+            matches!(&err, UnpackError::TooMuchMetadata { entry, limit } if entry == "pax_global_header" && *limit == 256 << 10),
+            "{err}"
+        );
+        assert!(!err.to_string().contains('\n'), "{err}");
+        // It stops at the first header: milliseconds, where it took 3.4 s.
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+        assert!(sb.target_is_empty());
+        // With the default caps the 64 MiB metadata cap stops it.
+        let err = sb.refused(&bomb, &defaults());
+        assert!(
+            matches!(err, UnpackError::TooMuchMetadata { limit, .. } if limit == 64 << 20),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn metadata_cap_is_a_quarter_of_the_size_cap_up_to_64_mib() {
+        assert_eq!(metadata_cap(1 << 20), 256 << 10);
+        assert_eq!(metadata_cap(DEFAULT_MAX_BYTES), 64 << 20);
+        assert_eq!(metadata_cap(u64::MAX), 64 << 20);
     }
 
     /// Found by fuzz/ (target `unpack`): data carried by a directory entry was read through
