@@ -242,6 +242,10 @@ pub enum UnpackError {
         human_bytes(*limit)
     )]
     TooMuchMetadata { entry: String, limit: u64 },
+    #[error(
+        "refused archive: the zip holds {entry:?} twice (which copy wins depends on the tool); rebuild it with each name once"
+    )]
+    DuplicateName { entry: String },
     #[error("refused archive: more than {limit} entries")]
     TooManyEntries { limit: u64 },
     #[error("cannot unpack {entry:?}: {path} is not a directory")]
@@ -1153,12 +1157,25 @@ fn unpack_zip(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
     let mut zip = zip::ZipArchive::new(reader).map_err(zip_err)?;
 
     // The central directory lists everything: check it all before writing.
+    if zip.has_duplicate_names() {
+        let name = first_duplicate(job.file, zip.central_directory_start());
+        return Err(UnpackError::DuplicateName {
+            entry: name.map_or_else(|| "(a name)".into(), |n| lossy(&n)),
+        });
+    }
     let mut limits = Limits::new(job.opts);
     let mut top = TopDir::default();
+    let mut names = HashSet::new();
     for i in 0..zip.len() {
         let head = zip_head(&zip.by_index_data(i).map_err(zip_err)?);
         let comps = limits.admit(&head)?;
         limits.charge(head.size, || head.display_name())?;
+        // `a` and `./a` (or `a/`) are one path too.
+        if !comps.is_empty() && !names.insert(join_path(comps.iter().copied())) {
+            return Err(UnpackError::DuplicateName {
+                entry: head.display_name(),
+            });
+        }
         top.observe(&comps, matches!(head.kind, Kind::Dir));
     }
 
@@ -1191,6 +1208,29 @@ fn unpack_zip(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
         strip,
         stats: ex.finish()?,
     })
+}
+
+/// The first name the central directory lists twice: the zip crate keeps only the last of
+/// them, so they are read here from the directory itself.
+fn first_duplicate(file: &File, dir_start: u64) -> Option<Vec<u8>> {
+    const FIXED: u64 = 46;
+    let mut seen = HashSet::new();
+    let mut pos = dir_start;
+    let mut fixed = [0u8; FIXED as usize];
+    loop {
+        file.read_exact_at(&mut fixed, pos).ok()?;
+        if fixed[..4] != *b"PK\x01\x02" {
+            return None;
+        }
+        let field = |at: usize| u64::from(u16::from_le_bytes([fixed[at], fixed[at + 1]]));
+        let (name_len, extra, comment) = (field(28), field(30), field(32));
+        let mut name = vec![0; name_len as usize];
+        file.read_exact_at(&mut name, pos + FIXED).ok()?;
+        if !seen.insert(name.clone()) {
+            return Some(name);
+        }
+        pos += FIXED + name_len + extra + comment;
+    }
 }
 
 fn zip_head(entry: &zip::read::ZipFileEntry<'_>) -> Head {
@@ -3054,6 +3094,44 @@ mod tests {
         assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
         let err = sb.refused(&zip_of(&[File("../x", b"x", 0o644)]), &defaults());
         assert!(matches!(err, UnpackError::ParentDir { .. }), "{err}");
+    }
+
+    /// Issue 17: a zip naming one file twice was unpacked, the last copy silently winning.
+    #[test]
+    fn refuses_a_zip_that_names_a_file_twice() {
+        let sb = Sandbox::new();
+        let zip = zip_of(&[
+            File("ok", b"ok", 0o644),
+            File("etc/dup1", b"first", 0o644),
+            File("etc/dup2", b"second", 0o644),
+        ]);
+        // Same length, so only the names change (they are in no checksum).
+        let dup = replace_all(&zip, b"etc/dup2", b"etc/dup1");
+        let err = sb.refused(&dup, &defaults());
+        assert!(
+            matches!(&err, UnpackError::DuplicateName { entry } if entry == "etc/dup1"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+        // Two spellings of one path are one name too.
+        let zip = zip_of(&[File("etc/a", b"1", 0o644), File("etc//a", b"2", 0o644)]);
+        let err = sb.refused(&zip, &defaults());
+        assert!(
+            matches!(&err, UnpackError::DuplicateName { entry } if entry == "etc//a"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    fn replace_all(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+        assert_eq!(from.len(), to.len());
+        let mut out = bytes.to_vec();
+        let mut i = 0;
+        while let Some(at) = out[i..].windows(from.len()).position(|w| w == from) {
+            out[i + at..i + at + to.len()].copy_from_slice(to);
+            i += at + to.len();
+        }
+        out
     }
 
     #[test]
