@@ -207,6 +207,15 @@ pub enum UnpackError {
     },
     #[error("cannot unpack into {path}: {source}")]
     Dest { path: PathBuf, source: io::Error },
+    #[error(
+        "refused dest {dest}: {link} is a symlink (to {target}), which is not followed; give the real path, {real}"
+    )]
+    DestSymlink {
+        dest: PathBuf,
+        link: PathBuf,
+        target: PathBuf,
+        real: String,
+    },
     #[error("refused entry {entry:?}: absolute path")]
     AbsolutePath { entry: String },
     #[error("refused entry {entry:?}: `..` path component")]
@@ -1319,19 +1328,52 @@ struct Tree {
 }
 
 impl Tree {
+    /// Opens `dest`, creating what is missing, one component at a time from `/` with
+    /// `O_NOFOLLOW`: a destination that is, or goes through, a symlink is refused rather than
+    /// followed. The archive was meant for the path the operator wrote; where a link leads can
+    /// change under them, and the real path is as easy to give (the error names it).
     fn open(dest: &Path) -> Result<Self, UnpackError> {
         let dest_err = |source| UnpackError::Dest {
             path: dest.to_path_buf(),
             source,
         };
-        fs::create_dir_all(dest).map_err(dest_err)?;
-        let canonical = fs::canonicalize(dest).map_err(dest_err)?;
+        let absolute = std::path::absolute(dest).map_err(dest_err)?;
         let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        let root =
-            nix::fcntl::open(&canonical, flags, Mode::empty()).map_err(|e| dest_err(e.into()))?;
+        let mut fd = nix::fcntl::open("/", flags, Mode::empty()).map_err(|e| dest_err(e.into()))?;
+        let mut real = PathBuf::from("/");
+        for comp in absolute.components() {
+            use std::path::Component as C;
+            let name = match comp {
+                C::Normal(name) => name,
+                C::ParentDir => {
+                    // Every component so far is a real directory: `..` is its parent.
+                    real.pop();
+                    fd = nix::fcntl::open(&real, flags, Mode::empty())
+                        .map_err(|e| dest_err(e.into()))?;
+                    continue;
+                }
+                C::RootDir | C::CurDir | C::Prefix(_) => continue,
+            };
+            let here = real.join(name);
+            fd = match open_dir(fd.as_fd(), name.as_bytes()) {
+                Ok(next) => next,
+                Err(Errno::ENOENT) => {
+                    match mkdirat(fd.as_fd(), name, Mode::from_bits_truncate(0o755)) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(dest_err(e.into())),
+                    }
+                    open_dir(fd.as_fd(), name.as_bytes()).map_err(|e| dest_err(e.into()))?
+                }
+                Err(Errno::ENOTDIR | Errno::ELOOP) => {
+                    return Err(dest_link_error(dest, &absolute, &here, fd.as_fd(), name));
+                }
+                Err(e) => return Err(dest_err(e.into())),
+            };
+            real = here;
+        }
         Ok(Tree {
-            root,
-            dest: canonical,
+            root: fd,
+            dest: real,
         })
     }
 
@@ -1483,6 +1525,36 @@ impl Tree {
                 source: errno.into(),
             },
         }
+    }
+}
+
+/// Why `here`, a component of the destination path, could not be opened as a directory: it is
+/// a symlink (refused, naming the path to give instead) or some other file.
+fn dest_link_error(
+    dest: &Path,
+    absolute: &Path,
+    here: &Path,
+    parent: BorrowedFd<'_>,
+    name: &OsStr,
+) -> UnpackError {
+    let Ok(target) = readlinkat(parent, name) else {
+        return UnpackError::Dest {
+            path: dest.to_path_buf(),
+            source: Errno::ENOTDIR.into(),
+        };
+    };
+    let rest = absolute.strip_prefix(here).unwrap_or(Path::new(""));
+    let real = match fs::canonicalize(here) {
+        Ok(real) if rest.as_os_str().is_empty() => real.display().to_string(),
+        Ok(real) => real.join(rest).display().to_string(),
+        Err(_) => "its real path".into(),
+    };
+
+    UnpackError::DestSymlink {
+        dest: dest.to_path_buf(),
+        link: here.to_path_buf(),
+        target: PathBuf::from(target),
+        real,
     }
 }
 
@@ -3132,6 +3204,52 @@ mod tests {
             i += at + to.len();
         }
         out
+    }
+
+    /// Issue 17: a `dest` that was a symlink was followed.
+    #[test]
+    fn refuses_a_dest_that_is_a_symlink() {
+        let sb = Sandbox::new();
+        let link = sb.tmp.path().join("link");
+        symlink("outside", &link).expect("symlink");
+        let archive = sb.write_archive(&tar_of(&[File("x", b"x", 0o644)]));
+        let err = unpack(&archive, &link, &defaults()).expect_err("followed a symlink dest");
+        assert!(matches!(err, UnpackError::DestSymlink { .. }), "{err}");
+        let real = sb.tmp.path().canonicalize().expect("tmp").join("outside");
+        let message = err.to_string();
+        assert!(message.contains("is a symlink (to outside)"), "{message}");
+        assert!(
+            message.ends_with(&format!("give the real path, {}", real.display())),
+            "{message}"
+        );
+        assert!(!sb.tmp.path().join("outside/x").exists());
+    }
+
+    #[test]
+    fn refuses_a_dest_whose_path_goes_through_a_symlink() {
+        let sb = Sandbox::new();
+        symlink("outside", sb.tmp.path().join("link")).expect("symlink");
+        let archive = sb.write_archive(&tar_of(&[File("x", b"x", 0o644)]));
+        let dest = sb.tmp.path().join("link/sub/deeper");
+        let err = unpack(&archive, &dest, &defaults()).expect_err("followed a symlink");
+        assert!(
+            matches!(&err, UnpackError::DestSymlink { link, .. } if link.ends_with("link")),
+            "{err}"
+        );
+        assert!(
+            !sb.tmp.path().join("outside/sub").exists(),
+            "nothing created"
+        );
+    }
+
+    #[test]
+    fn a_missing_dest_is_created() {
+        let sb = Sandbox::new();
+        let archive = sb.write_archive(&tar_of(&[File("x", b"x", 0o644)]));
+        let dest = sb.dest.join("new/./deeper");
+        let report = unpack(&archive, &dest, &defaults()).expect("unpack");
+        assert_eq!(fs::read(sb.dest.join("new/deeper/x")).expect("x"), b"x");
+        assert_eq!(report.dest, sb.dest.join("new/deeper"));
     }
 
     #[test]
