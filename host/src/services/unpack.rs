@@ -4,18 +4,31 @@
 //! container's filesystem, so the archive is treated as hostile:
 //!
 //! - Every rule that needs no filesystem (`..`, absolute names, device nodes and fifos, hard
-//!   links leaving the archive, entry and size caps, corrupt or truncated data) is checked in a
-//!   first pass over the whole archive, so such an archive is refused before anything is written.
-//!   For a tar stream that pass also decides the automatic strip of a GitHub-style top folder.
-//! - The second pass writes. Paths are resolved one component at a time from a directory fd of
-//!   the destination, each opened with `O_NOFOLLOW`; symlinks met on the way (already on disk or
-//!   made by the archive) are read and resolved here, and any that leads outside the destination
-//!   is refused. The kernel therefore never follows a link on our behalf, and an archive that
-//!   makes `a -> /etc` and then writes `a/passwd` cannot escape.
+//!   links leaving the archive, duplicate zip names, entry, size and metadata caps) is checked in
+//!   a first pass, so such an archive is refused before anything is written. For a tar stream
+//!   that pass decompresses everything, which also catches corrupt or truncated data and
+//!   decides the automatic strip of a GitHub-style top folder; for a zip it reads the central
+//!   directory only, and each entry's CRC is checked as the entry is written.
+//! - Every decompressed byte counts against the size cap, whatever it belongs to (headers,
+//!   extension records, any entry's data and padding, data after the end marker), and is
+//!   charged before it is read; extension records (pax, GNU long names) also have a cap of
+//!   their own ([`metadata_cap`]).
+//! - The second pass writes, all or nothing: what only it can find (a symlink leading out, a
+//!   file over a directory, a bad zip CRC, a full disk) undoes what it wrote, and the
+//!   destination is left as it was (`undo.rs` says how; only directory times may differ).
+//! - Paths are resolved one component at a time from a directory fd of the destination, each
+//!   opened with `O_NOFOLLOW`; symlinks met on the way (already on disk or made by the archive)
+//!   are read and resolved here, and any that leads outside the destination is refused. The
+//!   kernel therefore never follows a link on our behalf, and an archive that makes `a -> /etc`
+//!   and then writes `a/passwd` cannot escape. The destination itself must not be, or go
+//!   through, a symlink: the operator gives its real path.
 //! - Symlink entries themselves may point anywhere (`/usr/bin/x -> /etc/alternatives/x` is normal
 //!   in a root filesystem): they are created, never written through.
-//! - Files are replaced by unlink + `O_CREAT|O_EXCL|O_NOFOLLOW`, so an existing symlink or hard
-//!   link at the destination is replaced, not followed. A directory is never replaced.
+//! - Files are replaced by `O_CREAT|O_EXCL|O_NOFOLLOW` after what was there is moved aside, so an
+//!   existing symlink or hard link at the destination is replaced, not followed. A directory is
+//!   never replaced, and one that existed keeps its mode and owner.
+//! - Owners are the archive's when running as root; setuid and setgid bits are kept only where
+//!   the owner they were meant for was really applied.
 
 use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
@@ -42,6 +55,10 @@ use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fchownat, linkat, symlinkat, 
 use sha2::{Digest, Sha256};
 
 use super::{hex, human_bytes, human_duration};
+
+mod undo;
+
+use undo::{Journal, Spot};
 
 /// Default cap on unpacked content: 1 GiB.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
@@ -261,6 +278,11 @@ pub enum UnpackError {
     NotADirectory { entry: String, path: PathBuf },
     #[error("cannot unpack {entry:?}: {path} is a directory")]
     IsADirectory { entry: String, path: PathBuf },
+    #[error("{error}; and the destination could not be put back as it was: {detail}")]
+    NotUndone {
+        error: Box<UnpackError>,
+        detail: String,
+    },
     #[error("cannot unpack {entry:?} to {path}: {source}")]
     Io {
         entry: String,
@@ -271,10 +293,8 @@ pub enum UnpackError {
 
 /// Unpacks `archive` over `dest` (created if missing) and reports what it did.
 ///
-/// Nothing is written when the sha256 pin does not match, or when the archive breaks a rule
-/// that needs no filesystem (see the module documentation). A symlink-related refusal or a
-/// write error stops the unpack where it happened: entries before it stay written, none is
-/// ever written outside `dest`.
+/// All or nothing: when the archive is refused or fails part-way, `dest` is left as it was
+/// (see the module documentation); nothing is ever written outside it.
 pub fn unpack(
     archive: &Path,
     dest: &Path,
@@ -299,10 +319,11 @@ pub fn unpack(
         .map(|expected| verify_pin(&job, expected))
         .transpose()?;
     let tree = Tree::open(dest)?;
-    let (done, sha) = match verified {
-        Some(sha) => (run(&job, &tree)?, sha),
-        None => run_hashing(&job, &tree)?,
+    let ran = match verified {
+        Some(sha) => run(&job, &tree).map(|done| (done, sha)),
+        None => run_hashing(&job, &tree),
     };
+    let (done, sha) = ran.map_err(|error| tree.discard(error))?;
 
     Ok(UnpackReport {
         archive: archive.to_path_buf(),
@@ -817,16 +838,16 @@ fn unpack_tar(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
     let mut ex = Extractor::new(tree, job, strip);
     // Second pass: decompress on the other core while this one writes, as `tar -z` does with
     // its gzip child.
-    thread::scope(|scope| {
+    let written = thread::scope(|scope| {
         let stream = read_ahead(
             scope,
             tar_stream(job.file, job.format).map_err(|e| job.corrupt(e.to_string()))?,
         );
         read_tar(job, stream, |head, comps, data| ex.entry(head, comps, data))
-    })?;
+    });
     Ok(Done {
         strip,
-        stats: ex.finish()?,
+        stats: ex.conclude(written)?,
     })
 }
 
@@ -1190,6 +1211,20 @@ fn unpack_zip(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
 
     let strip = job.opts.strip.unwrap_or_else(|| top.strip());
     let mut ex = Extractor::new(tree, job, strip);
+    let written = write_zip(job, &mut zip, &mut ex);
+    Ok(Done {
+        strip,
+        stats: ex.conclude(written)?,
+    })
+}
+
+/// The zip's writing pass; a CRC is checked as each entry's data ends.
+fn write_zip<R: Read + Seek>(
+    job: &Job<'_>,
+    zip: &mut zip::ZipArchive<R>,
+    ex: &mut Extractor<'_>,
+) -> Result<(), UnpackError> {
+    let zip_err = |e: zip::result::ZipError| job.corrupt(e.to_string());
     let mut limits = Limits::new(job.opts);
     for i in 0..zip.len() {
         let mut head = zip_head(&zip.by_index_data(i).map_err(zip_err)?);
@@ -1213,10 +1248,7 @@ fn unpack_zip(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
         let comps = limits.admit(&head)?;
         ex.entry(&head, &comps, &mut data)?;
     }
-    Ok(Done {
-        strip,
-        stats: ex.finish()?,
-    })
+    Ok(())
 }
 
 /// The first name the central directory lists twice: the zip crate keeps only the last of
@@ -1325,6 +1357,9 @@ struct Tree {
     root: OwnedFd,
     /// Canonical destination path: absolute symlink targets are resolved against it.
     dest: PathBuf,
+    /// The topmost directory that opening the destination created, if it was missing: a
+    /// failed unpack removes it.
+    made: Option<PathBuf>,
 }
 
 impl Tree {
@@ -1341,6 +1376,7 @@ impl Tree {
         let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
         let mut fd = nix::fcntl::open("/", flags, Mode::empty()).map_err(|e| dest_err(e.into()))?;
         let mut real = PathBuf::from("/");
+        let mut made = None;
         for comp in absolute.components() {
             use std::path::Component as C;
             let name = match comp {
@@ -1359,7 +1395,8 @@ impl Tree {
                 Ok(next) => next,
                 Err(Errno::ENOENT) => {
                     match mkdirat(fd.as_fd(), name, Mode::from_bits_truncate(0o755)) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Ok(()) => made = made.or_else(|| Some(here.clone())),
+                        Err(Errno::EEXIST) => {}
                         Err(e) => return Err(dest_err(e.into())),
                     }
                     open_dir(fd.as_fd(), name.as_bytes()).map_err(|e| dest_err(e.into()))?
@@ -1374,11 +1411,26 @@ impl Tree {
         Ok(Tree {
             root: fd,
             dest: real,
+            made,
         })
     }
 
     fn display(&self, rel: &[u8]) -> PathBuf {
         self.dest.join(OsStr::from_bytes(rel))
+    }
+
+    /// After a failed unpack: removes the destination if opening it created it.
+    fn discard(&self, error: UnpackError) -> UnpackError {
+        match self.made.as_deref().map(undo::remove_tree) {
+            Some(Err(e)) => UnpackError::NotUndone {
+                error: Box::new(error),
+                detail: format!(
+                    "{}: {e}",
+                    self.made.as_deref().unwrap_or(&self.dest).display()
+                ),
+            },
+            _ => error,
+        }
     }
 
     /// Resolves `comps` to a directory below the root, creating missing directories when
@@ -1421,10 +1473,11 @@ impl Tree {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) if create => {
                     match mkdirat(parent, name.as_slice(), Mode::from_bits_truncate(0o755)) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
+                        // Only what we made is ours to remove again.
+                        Ok(()) => drop(created.insert(here.clone())),
+                        Err(Errno::EEXIST) => {}
                         Err(e) => return Err(WalkError::Io(here, e)),
                     }
-                    created.insert(here.clone());
                     open_dir(parent, &name).map_err(|e| WalkError::Io(here.clone(), e))?
                 }
                 Err(Errno::ENOENT) => return Err(WalkError::Missing(here)),
@@ -1481,7 +1534,7 @@ impl Tree {
         created: &mut HashSet<Vec<u8>>,
         rel: &[&[u8]],
         entry: &str,
-    ) -> Result<BorrowedFd<'c>, UnpackError> {
+    ) -> Result<&'c Parent, UnpackError> {
         let dirs = &rel[..rel.len() - 1];
         let key = join_path(dirs.iter().copied());
         let parent = match cache.take() {
@@ -1490,10 +1543,16 @@ impl Tree {
                 let walked = self
                     .walk(dirs, true, created)
                     .map_err(|e| self.walk_error(e, entry))?;
-                Parent { key, fd: walked.fd }
+                let ours = self.made.is_some() || created.contains(&walked.path);
+                Parent {
+                    key,
+                    fd: walked.fd,
+                    path: walked.path,
+                    ours,
+                }
             }
         };
-        Ok(cache.insert(parent).fd.as_fd())
+        Ok(cache.insert(parent))
     }
 
     fn walk_error(&self, e: WalkError, entry: &str) -> UnpackError {
@@ -1590,6 +1649,21 @@ fn join_path<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
 struct Parent {
     key: Vec<u8>,
     fd: OwnedFd,
+    /// Its real path below the destination.
+    path: Vec<u8>,
+    /// Whether this unpack created it.
+    ours: bool,
+}
+
+impl Parent {
+    fn spot<'p>(&'p self, name: &'p [u8]) -> Spot<'p> {
+        Spot {
+            dir: self.fd.as_fd(),
+            dir_path: &self.path,
+            ours: self.ours,
+            name,
+        }
+    }
 }
 
 /// A directory we created, whose mode, owner and mtime are applied at the end (a read-only
@@ -1609,6 +1683,7 @@ struct Extractor<'t> {
     parent: Option<Parent>,
     created: HashSet<Vec<u8>>,
     late_dirs: Vec<LateDir>,
+    journal: Journal,
     buf: Vec<u8>,
     stats: Stats,
 }
@@ -1623,6 +1698,7 @@ impl<'t> Extractor<'t> {
             parent: None,
             created: HashSet::new(),
             late_dirs: Vec::new(),
+            journal: Journal::new(),
             buf: vec![0; BUF_SIZE],
             stats: Stats::default(),
         }
@@ -1681,10 +1757,13 @@ impl<'t> Extractor<'t> {
         let entry = head.display_name();
         let name = rel[rel.len() - 1];
         let same_owner = self.same_owner;
-        let dir = self
+        let parent = self
             .tree
             .parent_dir(&mut self.parent, &mut self.created, rel, &entry)?;
-        let created = create_file(dir, name);
+        let dir = parent.fd.as_fd();
+        let created = self
+            .journal
+            .make(&parent.spot(name), || create_file(dir, name));
         let (fd, replaced_link) = match created {
             Ok(done) => done,
             Err(e) => return Err(self.replace_error(e, &entry, rel)),
@@ -1751,10 +1830,11 @@ impl<'t> Extractor<'t> {
         }
         let name = rel[rel.len() - 1];
         let same_owner = self.same_owner;
-        let dir = self
+        let parent = self
             .tree
             .parent_dir(&mut self.parent, &mut self.created, rel, &entry)?;
-        let made = replace(dir, name, |dir| symlinkat(target, dir, name));
+        let dir = parent.fd.as_fd();
+        let made = (self.journal).make(&parent.spot(name), || symlinkat(target, dir, name));
         let kept = match made {
             Ok(_) => symlink_meta(dir, name, &head.meta, same_owner),
             Err(e) => return Err(self.replace_error(e, &entry, rel)),
@@ -1801,9 +1881,10 @@ impl<'t> Extractor<'t> {
             Err(e) => return Err(self.io_error(&entry, rel, e)),
         };
         let name = rel[rel.len() - 1];
-        let dir = self
+        let parent = self
             .tree
             .parent_dir(&mut self.parent, &mut self.created, rel, &entry)?;
+        let dir = parent.fd.as_fd();
         // A hard link to itself (or to a file it already is) is done; unlinking it first would
         // delete the only copy.
         if let Ok(existing) = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
@@ -1812,11 +1893,11 @@ impl<'t> Extractor<'t> {
             self.stats.hardlinks += 1;
             return Ok(());
         }
-        let linked = replace(dir, name, |dir| {
+        let linked = self.journal.make(&parent.spot(name), || {
             linkat(source.as_fd(), *target_name, dir, name, AtFlags::empty())
         });
         match linked {
-            Ok(replaced_link) => {
+            Ok(((), replaced_link)) => {
                 if replaced_link {
                     self.parent = None;
                 }
@@ -1827,9 +1908,27 @@ impl<'t> Extractor<'t> {
         }
     }
 
+    /// Ends the writing pass: on success applies the directories' metadata and drops what was
+    /// set aside; on failure puts the destination back as it was (see `undo`).
+    fn conclude(mut self, written: Result<(), UnpackError>) -> Result<Stats, UnpackError> {
+        match written.and_then(|()| self.apply_late_dirs()) {
+            Ok(()) => {
+                self.journal.commit(self.tree);
+                Ok(self.stats)
+            }
+            Err(error) => match self.journal.undo(self.tree, &self.created) {
+                Ok(()) => Err(error),
+                Err(detail) => Err(UnpackError::NotUndone {
+                    error: Box::new(error),
+                    detail,
+                }),
+            },
+        }
+    }
+
     /// Applies the metadata of the directories we created, deepest first so that a read-only
     /// parent does not stop us reaching its children.
-    fn finish(mut self) -> Result<Stats, UnpackError> {
+    fn apply_late_dirs(&mut self) -> Result<(), UnpackError> {
         let late_dirs = std::mem::take(&mut self.late_dirs);
         for dir in late_dirs.iter().rev() {
             let comps: Vec<&[u8]> = dir.path.split(|&b| b == b'/').collect();
@@ -1848,7 +1947,7 @@ impl<'t> Extractor<'t> {
                 .both();
             self.count_owner(&dir.meta, kept);
         }
-        Ok(self.stats)
+        Ok(())
     }
 }
 
@@ -1857,49 +1956,12 @@ enum ReplaceError {
     Sys(Errno),
 }
 
-/// Runs `make` to create `name` in `dir`; if something is in the way, removes it (never a
-/// directory) and tries once more. Returns whether a symlink was removed.
-fn replace(
-    dir: BorrowedFd<'_>,
-    name: &[u8],
-    make: impl Fn(BorrowedFd<'_>) -> nix::Result<()>,
-) -> Result<bool, ReplaceError> {
-    match make(dir) {
-        Ok(()) => Ok(false),
-        Err(Errno::EEXIST) => {
-            let was_link = remove_existing(dir, name)?;
-            make(dir).map_err(ReplaceError::Sys)?;
-            Ok(was_link)
-        }
-        Err(e) => Err(ReplaceError::Sys(e)),
-    }
-}
-
-fn remove_existing(dir: BorrowedFd<'_>, name: &[u8]) -> Result<bool, ReplaceError> {
-    let stat = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(ReplaceError::Sys)?;
-    let kind = file_type(&stat);
-    if kind == SFlag::S_IFDIR {
-        return Err(ReplaceError::IsDir);
-    }
-    unlinkat(dir, name, UnlinkatFlags::NoRemoveDir).map_err(ReplaceError::Sys)?;
-    Ok(kind == SFlag::S_IFLNK)
-}
-
-/// A new, empty regular file `name` in `dir`, replacing whatever non-directory was there.
-/// `O_EXCL|O_NOFOLLOW` means we never open (and write through) an existing link.
-fn create_file(dir: BorrowedFd<'_>, name: &[u8]) -> Result<(OwnedFd, bool), ReplaceError> {
+/// A new, empty regular file `name` in `dir`. `O_EXCL|O_NOFOLLOW` means we never open (and
+/// write through) an existing file or link: what is in the way is cleared by [`Journal::make`].
+fn create_file(dir: BorrowedFd<'_>, name: &[u8]) -> nix::Result<OwnedFd> {
     let flags =
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let mode = Mode::from_bits_truncate(0o600);
-    match openat(dir, name, flags, mode) {
-        Ok(fd) => Ok((fd, false)),
-        Err(Errno::EEXIST) => {
-            let was_link = remove_existing(dir, name)?;
-            let fd = openat(dir, name, flags, mode).map_err(ReplaceError::Sys)?;
-            Ok((fd, was_link))
-        }
-        Err(e) => Err(ReplaceError::Sys(e)),
-    }
+    openat(dir, name, flags, Mode::from_bits_truncate(0o600))
 }
 
 enum CopyError {
@@ -2031,6 +2093,7 @@ fn symlink_meta(dir: BorrowedFd<'_>, name: &[u8], meta: &Meta, same_owner: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use std::io::Cursor;
     use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
     use tar::{EntryType, Header};
@@ -3097,6 +3160,202 @@ mod tests {
             "{err}"
         );
         assert!(sb.target_is_empty());
+    }
+
+    // --- all or nothing ------------------------------------------------------------------------
+
+    /// Everything under `dir` but times: type, mode, owner, inode, link count, and content or
+    /// link target. A file put back keeps its inode.
+    fn state(dir: &Path) -> BTreeMap<String, String> {
+        fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+            for entry in fs::read_dir(dir).expect("read_dir") {
+                let path = entry.expect("entry").path();
+                let meta = fs::symlink_metadata(&path).expect("metadata");
+                let what = if meta.is_symlink() {
+                    format!("-> {:?}", fs::read_link(&path).expect("read_link"))
+                } else if meta.is_file() {
+                    format!("{:?}", fs::read(&path).expect("read"))
+                } else {
+                    String::new()
+                };
+                let rel = path
+                    .strip_prefix(base)
+                    .expect("under base")
+                    .display()
+                    .to_string();
+                let line = format!(
+                    "{:o} {}:{} ino {} links {} {what}",
+                    meta.mode(),
+                    meta.uid(),
+                    meta.gid(),
+                    meta.ino(),
+                    meta.nlink()
+                );
+                out.insert(rel, line);
+                if meta.is_dir() {
+                    walk(base, &path, out);
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    /// A target that already holds what a patch replaces: a file, a symlink, a hard link
+    /// (to `keep`), a read-only directory and a file in it.
+    fn populated() -> Sandbox {
+        let sb = Sandbox::new();
+        fs::create_dir(sb.dest.join("etc")).expect("etc");
+        fs::write(sb.dest.join("etc/conf"), "old conf\n").expect("conf");
+        fs::write(sb.dest.join("keep"), "keep\n").expect("keep");
+        fs::hard_link(sb.dest.join("keep"), sb.dest.join("etc/hard")).expect("hard link");
+        symlink("conf", sb.dest.join("etc/link")).expect("symlink");
+        fs::create_dir(sb.dest.join("ro")).expect("ro");
+        fs::write(sb.dest.join("ro/f"), "f\n").expect("ro/f");
+        fs::set_permissions(sb.dest.join("ro"), fs::Permissions::from_mode(0o555)).expect("ro");
+        sb
+    }
+
+    /// Good entries that replace, add and create before the bad one.
+    const GOOD: [Item<'static>; 7] = [
+        File("etc/conf", b"new conf\n", 0o600),
+        File("etc/hard", b"new hard\n", 0o644),
+        File("etc/link", b"a file now\n", 0o644),
+        File("etc/added", b"added\n", 0o644),
+        Dir("newdir/"),
+        File("newdir/deep/f", b"deep\n", 0o644),
+        Symlink("newlink", "etc/conf"),
+    ];
+
+    fn unchanged_after_refusal(sb: &Sandbox, archive: &[u8]) -> UnpackError {
+        let before = state(&sb.dest);
+        let opts = UnpackOptions {
+            strip: Some(0),
+            ..defaults()
+        };
+        let err = sb.refused(archive, &opts);
+        assert_eq!(state(&sb.dest), before, "the destination changed: {err}");
+        err
+    }
+
+    /// Issue 17: a zip whose second entry had a bad CRC was refused, but its first entry stayed
+    /// written.
+    #[test]
+    fn a_zip_with_a_bad_crc_leaves_the_destination_as_it_was() {
+        let sb = populated();
+        let bad_data: &[u8] = b"this entry's checksum is wrong";
+        let items = [GOOD[0], File("bad", bad_data, 0o644), GOOD[3]];
+        let zip = zip_of(&items);
+        let mut crc = flate2::Crc::new();
+        crc.update(bad_data);
+        let right = crc.sum().to_le_bytes();
+        let wrong = (crc.sum() ^ 1).to_le_bytes();
+        let err = unchanged_after_refusal(&sb, &replace_all(&zip, &right, &wrong));
+        assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+        // And with everything else before it.
+        let items: Vec<Item<'_>> = GOOD.iter().copied().chain([items[1]]).collect();
+        let zip = zip_of(
+            &items
+                .iter()
+                .copied()
+                .filter(|i| !matches!(i, Symlink(..)))
+                .collect::<Vec<_>>(),
+        );
+        unchanged_after_refusal(&sb, &replace_all(&zip, &right, &wrong));
+    }
+
+    #[test]
+    fn a_truncated_tar_leaves_the_destination_as_it_was() {
+        let sb = populated();
+        let tar = tar_of(&GOOD);
+        let tar_gz = gz(&tar);
+        let cuts = [
+            tar_gz[..tar_gz.len() * 2 / 3].to_vec(),
+            tar_gz[..tar_gz.len() - 4].to_vec(),
+            tar[..tar.len() - 1024].to_vec(),
+        ];
+        for archive in cuts {
+            let err = unchanged_after_refusal(&sb, &archive);
+            assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_entry_refused_after_good_ones_leaves_the_destination_as_it_was() {
+        let sb = populated();
+        let escape = [Symlink("out", "../outside"), File("out/pwned", b"x", 0o644)];
+        let items: Vec<Item<'_>> = GOOD.iter().chain(&escape).copied().collect();
+        for archive in [tar_of(&items), gz(&tar_of(&items))] {
+            let err = unchanged_after_refusal(&sb, &archive);
+            assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
+        }
+        // A file over a directory fails in the writing pass too, as does a hard link to a
+        // file that is not there.
+        let items: Vec<Item<'_>> = GOOD
+            .iter()
+            .copied()
+            .chain([File("ro", b"x", 0o644)])
+            .collect();
+        let err = unchanged_after_refusal(&sb, &tar_of(&items));
+        assert!(matches!(err, UnpackError::IsADirectory { .. }), "{err}");
+        let items: Vec<Item<'_>> = GOOD
+            .iter()
+            .copied()
+            .chain([Hardlink("h", "nowhere")])
+            .collect();
+        let err = unchanged_after_refusal(&sb, &tar_of(&items));
+        assert!(matches!(err, UnpackError::HardlinkTarget { .. }), "{err}");
+        fs::set_permissions(sb.dest.join("ro"), fs::Permissions::from_mode(0o755)).expect("rw");
+    }
+
+    #[test]
+    fn a_refused_unpack_removes_the_dest_it_created() {
+        let sb = Sandbox::new();
+        let items = [
+            File("a", b"a", 0o644),
+            Symlink("out", "/"),
+            File("out/x", b"x", 0o644),
+        ];
+        let archive = sb.write_archive(&tar_of(&items));
+        let err = unpack(&archive, &sb.dest.join("new/deeper"), &defaults()).expect_err("refused");
+        assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
+        assert!(sb.target_is_empty(), "{:?}", state(&sb.dest));
+        // Refused by the checking pass: the same.
+        let archive = sb.write_archive(&tar_of(&[File("../x", b"x", 0o644)]));
+        unpack(&archive, &sb.dest.join("new"), &defaults()).expect_err("refused");
+        assert!(sb.target_is_empty(), "{:?}", state(&sb.dest));
+    }
+
+    #[test]
+    fn a_successful_unpack_leaves_nothing_set_aside() {
+        let sb = populated();
+        let opts = UnpackOptions {
+            strip: Some(0),
+            ..defaults()
+        };
+        sb.unpack(&tar_of(&GOOD), &opts).expect("unpack");
+        let after = state(&sb.dest);
+        assert!(
+            after.keys().all(|k| !k.contains(".hookinit-undo")),
+            "{after:#?}"
+        );
+        assert_eq!(
+            fs::read(sb.dest.join("etc/conf")).expect("conf"),
+            b"new conf\n"
+        );
+        assert_eq!(
+            fs::read(sb.dest.join("keep")).expect("keep"),
+            b"keep\n",
+            "not through the hard link"
+        );
+        assert_eq!(fs::metadata(sb.dest.join("keep")).expect("keep").nlink(), 1);
+        assert!(
+            fs::symlink_metadata(sb.dest.join("etc/link"))
+                .expect("link")
+                .is_file()
+        );
+        fs::set_permissions(sb.dest.join("ro"), fs::Permissions::from_mode(0o755)).expect("rw");
     }
 
     #[test]
