@@ -128,11 +128,18 @@ impl Journal {
     /// The unpack succeeded: drops the entries set aside. Best effort: one that cannot be
     /// removed stays, under its `.hookinit-undo-` name.
     pub fn commit(self, tree: &Tree) {
-        for (path, aside) in self.touched {
-            let Some(aside) = aside else { continue };
-            let (dir, _) = split(&path);
-            if let Ok(fd) = open_real_dir(tree, dir) {
-                let _ = unlinkat(&fd, aside.as_slice(), UnlinkatFlags::NoRemoveDir);
+        let mut set_aside: Vec<(&[u8], &[u8])> = (self.touched.iter())
+            .filter_map(|(path, aside)| Some((split(path).0, aside.as_deref()?)))
+            .collect();
+        // By directory, so that each is opened once.
+        set_aside.sort_unstable();
+        let mut open: Option<(&[u8], std::os::fd::OwnedFd)> = None;
+        for (dir, aside) in set_aside {
+            if open.as_ref().is_none_or(|(path, _)| *path != dir) {
+                open = open_real_dir(tree, dir).ok().map(|fd| (dir, fd));
+            }
+            if let Some((_, fd)) = &open {
+                let _ = unlinkat(fd, aside, UnlinkatFlags::NoRemoveDir);
             }
         }
     }
