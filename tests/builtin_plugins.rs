@@ -713,6 +713,139 @@ fn hostile_corrupt_and_truncated() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// fstree: issue 17 (headers count, all or nothing, dest symlinks)
+
+/// Eight 1 MiB pax global headers before each of `files` empty files, as zstd frames (they
+/// concatenate into one stream, so the 8 MiB of headers are compressed once): about 100 KB
+/// that decompress to gigabytes of headers.
+fn pax_bomb(files: usize) -> Vec<u8> {
+    const RECORD: usize = 1 << 20;
+    let mut record = format!("{RECORD} comment=").into_bytes();
+    record.resize(RECORD - 1, b'x');
+    record.push(b'\n');
+    let zst = |data: &[u8]| zstd::stream::encode_all(data, 3).unwrap();
+    let global = Member {
+        name: "pax_global_header",
+        kind: b'g',
+        link: "",
+        data: &record,
+        mode: 0o644,
+    };
+    // `tar` ends its output with the end-of-archive marker: cut it off the members.
+    let unmarked = |members: &[Member<'_>]| {
+        let mut out = tar(members);
+        out.truncate(out.len() - 1024);
+        out
+    };
+    let eight = zst(&unmarked(&[global]).repeat(8));
+    let mut bomb = Vec::new();
+    for i in 0..files {
+        bomb.extend_from_slice(&eight);
+        bomb.extend(zst(&unmarked(&[file(&format!("f{i}"), b"")])));
+    }
+    bomb.extend(zst(&[0; 1024]));
+    bomb
+}
+
+#[test]
+fn fstree_refuses_an_extension_header_bomb() {
+    let bomb = pax_bomb(256);
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    let root = refused_archive(bomb, ",max-size=1M", "extended headers");
+    assert!(std::fs::read_dir(root.target()).unwrap().next().is_none());
+}
+
+/// A populated target, its listing and contents: what a refused archive must leave as is.
+fn populated_root() -> Root {
+    let root = Root::new();
+    let t = root.target();
+    std::fs::create_dir(t.join("etc")).unwrap();
+    std::fs::write(t.join("etc/app.conf"), "old\n").unwrap();
+    std::fs::write(t.join("keep.txt"), "keep\n").unwrap();
+    root
+}
+
+fn contents(root: &Root) -> Vec<(String, Option<Vec<u8>>)> {
+    root.listing()
+        .into_iter()
+        .map(|p| {
+            let data = std::fs::read(root.dir.path().join(&p)).ok();
+            (p, data)
+        })
+        .collect()
+}
+
+fn refused_over(root: &Root, name: &str, archive: Vec<u8>, why: &str) {
+    let before = contents(root);
+    let server = Server::start();
+    let url = server.put(name, archive);
+    let f = run_debug(
+        Mode::Plain,
+        &format!("fstree={url},strip=0,dest={}", root.t()),
+        &MAIN,
+    );
+    assert_refused(&f, why);
+    assert_eq!(contents(root), before, "the target changed");
+    root.outside_untouched();
+    no_scratch_left(&f);
+}
+
+#[test]
+fn fstree_all_or_nothing_after_good_entries() {
+    let root = populated_root();
+    // A zip whose last entry fails its CRC, after entries that replace and add files.
+    let bad: &[u8] = b"this entry's checksum is wrong";
+    let archive = zip(&[
+        ("etc/app.conf", &b"new\n"[..]),
+        ("added.txt", &b"added\n"[..]),
+        ("new/", &b""[..]),
+        ("bad.txt", bad),
+    ]);
+    let mut crc = flate2::Crc::new();
+    crc.update(bad);
+    let (right, wrong) = (crc.sum().to_le_bytes(), (crc.sum() ^ 1).to_le_bytes());
+    let mut corrupt = archive.clone();
+    for at in 0..corrupt.len() - 3 {
+        if corrupt[at..at + 4] == right {
+            corrupt[at..at + 4].copy_from_slice(&wrong);
+        }
+    }
+    refused_over(&root, "fix.zip", corrupt, "corrupt or truncated");
+    // A tar whose last entry writes through a symlink leading out.
+    let outside = root.outside();
+    let archive = gz(&tar(&[
+        file("etc/app.conf", b"new\n"),
+        file("added.txt", b"added\n"),
+        special("out", b'2', outside.to_str().unwrap()),
+        file("out/pwned.txt", b"x"),
+    ]));
+    refused_over(&root, "fix.tar.gz", archive, "leads outside");
+}
+
+#[test]
+fn fstree_refuses_a_dest_through_a_symlink() {
+    let server = Server::start();
+    let root = Root::new();
+    let url = server.put("x.tgz", gz(&tar(&[file("x.txt", b"x")])));
+    let link = root.dir.path().join("link");
+    std::os::unix::fs::symlink("target", &link).unwrap();
+    let f = run_debug(
+        Mode::Plain,
+        &format!("fstree={url},dest={}", link.display()),
+        &MAIN,
+    );
+    assert_refused(&f, "is a symlink (to target), which is not followed");
+    assert!(
+        f.stderr_text().contains("give the real path"),
+        "{}",
+        f.stderr_text()
+    );
+    assert!(!root.target().join("x.txt").exists());
+    std::fs::remove_file(&link).unwrap();
+    root.outside_untouched();
+}
+
+// ---------------------------------------------------------------------------------------------
 // verbose
 
 const SECRET: &str = "s3cr3t-value-never-printed";

@@ -13,6 +13,15 @@
 //! content, link target), and that none of the absolute paths a hostile name here can spell
 //! (`/a`, `/etc/a`, ...) appeared; and that the report or the error is one line. Whether the
 //! unpack succeeds or is refused does not matter; a panic, an escape or a broken line is a crash.
+//!
+//! It also checks the issue-17 rules:
+//! - all or nothing: a refused unpack leaves `target/` as it was (everything but times: type,
+//!   mode, owner, inode, link count, content, link target), and no entry set aside
+//!   (`.hookinit-undo-*`) is ever left behind;
+//! - every decompressed byte counts: a structured tar is built with the size cap drawn small at
+//!   times and global pax headers (archive comments) before entries; it is unpacked only if
+//!   its whole tar stream fits the size cap and its extension records fit the metadata cap,
+//!   and then it is never refused for either cap.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -24,7 +33,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arbitrary::{Arbitrary, Unstructured};
-use hookinit::services::{UnpackOptions, unpack};
+use hookinit::services::unpack::metadata_cap;
+use hookinit::services::{UnpackError, UnpackOptions, unpack};
 use libfuzzer_sys::fuzz_target;
 
 /// Small caps so that a decompression bomb costs milliseconds, not seconds.
@@ -41,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let sandbox = Sandbox::new();
-    let (archive, opts, pre) = if mode & 1 == 0 {
+    let (archive, opts, pre, sizes) = if mode & 1 == 0 {
         let opts = UnpackOptions {
             strip: [None, Some(0), Some(1), Some(2)][usize::from((mode >> 1) & 3)],
             sha256: None,
@@ -49,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
             max_entries: MAX_ENTRIES,
             same_owner: mode & 8 != 0,
         };
-        (rest.to_vec(), opts, Vec::new())
+        (rest.to_vec(), opts, Vec::new(), None)
     } else {
         let Ok(plan) = Plan::arbitrary_take_rest(Unstructured::new(rest)) else {
             return;
@@ -57,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
         if show() {
             eprintln!("{plan:#?}");
         }
-        let Some(archive) = plan.build(&sandbox) else {
+        let Some((archive, sizes)) = plan.build(&sandbox) else {
             return;
         };
         let opts = UnpackOptions {
@@ -67,13 +77,14 @@ fuzz_target!(|data: &[u8]| {
                 Pin::Right => Some(sha256_of(&archive)),
                 Pin::Wrong => Some("0".repeat(64)),
             },
-            max_bytes: MAX_BYTES,
+            // Small at times: then headers alone can pass it.
+            max_bytes: plan.cap.map_or(MAX_BYTES, |c| 512 * (u64::from(c) + 1)),
             max_entries: MAX_ENTRIES,
             same_owner: plan.same_owner,
         };
-        (archive, opts, plan.pre)
+        (archive, opts, plan.pre, sizes)
     };
-    sandbox.run(&archive, &opts, &pre);
+    sandbox.run(&archive, &opts, &pre, sizes);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -151,13 +162,14 @@ impl Sandbox {
         self.parent.to_str().expect("UTF-8 temp path")[1..].to_owned()
     }
 
-    fn run(self, archive: &[u8], opts: &UnpackOptions, pre: &[Pre]) {
+    fn run(self, archive: &[u8], opts: &UnpackOptions, pre: &[Pre], sizes: Option<TarSizes>) {
         let archive_path = self.parent.join("archive");
         fs::write(&archive_path, archive).expect("archive");
         for p in pre {
             p.make(&self);
         }
         let before = self.snapshot();
+        let target_before = self.target_state();
         let result = unpack(&archive_path, &self.target, opts);
         if show() {
             eprintln!("unpack: {opts:?}\n  -> {result:?}");
@@ -190,6 +202,19 @@ impl Sandbox {
                 );
             }
         }
+        let target_after = self.target_state();
+        if result.is_err() && target_after != target_before {
+            panic!(
+                "a refused unpack changed the target: {}\nunpack said: {result:?}",
+                diff(&target_before, &target_after)
+            );
+        }
+        if let Some(aside) = target_after.keys().find(|k| k.contains(".hookinit-undo-")) {
+            panic!("{aside} was left in the target\nunpack said: {result:?}");
+        }
+        if let Some(sizes) = sizes {
+            sizes.check(opts, &result);
+        }
         // The caller logs the report or the error as one line (services/mod.rs).
         let line = match &result {
             Ok(report) => report.to_string(),
@@ -201,6 +226,14 @@ impl Sandbox {
         );
         remove_all(&self.parent).expect("remove the run's parent");
         // (Dropping `self` now finds nothing left.)
+    }
+
+    /// Everything under the target but times, which a refused unpack may change on the
+    /// directories that existed.
+    fn target_state(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        walk_state(&self.target, &self.target, &mut out);
+        out
     }
 
     /// Everything under the parent except the target's content.
@@ -234,6 +267,82 @@ fn walk(root: &Path, dir: &Path, skip: &Path, out: &mut BTreeMap<String, String>
     if meta.is_dir() {
         for entry in fs::read_dir(dir).expect("read_dir") {
             walk(root, &entry.expect("entry").path(), skip, out);
+        }
+    }
+}
+
+fn walk_state(root: &Path, path: &Path, out: &mut BTreeMap<String, String>) {
+    let meta = fs::symlink_metadata(path).expect("metadata");
+    let extra = if meta.file_type().is_symlink() {
+        format!("-> {:?}", fs::read_link(path).expect("read_link"))
+    } else if meta.is_file() {
+        format!("{:?}", fs::read(path).expect("read"))
+    } else {
+        String::new()
+    };
+    let rel = path
+        .strip_prefix(root)
+        .expect("under root")
+        .display()
+        .to_string();
+    let line = format!(
+        "{:?} {:o} {}:{} ino {} links {} {extra}",
+        meta.file_type(),
+        meta.mode(),
+        meta.uid(),
+        meta.gid(),
+        meta.ino(),
+        meta.nlink(),
+    );
+    out.insert(rel, line);
+    if meta.is_dir() {
+        for entry in fs::read_dir(path).expect("read_dir") {
+            walk_state(root, &entry.expect("entry").path(), out);
+        }
+    }
+}
+
+fn diff(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> String {
+    let changed: Vec<String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(v))
+        .map(|(k, v)| format!("{k}: {v}"))
+        .chain(
+            before
+                .iter()
+                .filter(|(k, _)| !after.contains_key(*k))
+                .map(|(k, v)| format!("{k}: removed (was {v})")),
+        )
+        .collect();
+    format!("{changed:#?}")
+}
+
+/// What a structured tar holds, to check the caps against.
+#[derive(Debug, Clone, Copy)]
+struct TarSizes {
+    /// The whole tar stream: headers, records, data, padding, end marker.
+    stream: u64,
+    /// Data of extension headers (pax, global pax, GNU long names).
+    metadata: u64,
+}
+
+impl TarSizes {
+    /// Refused for a cap exactly when the archive passes it.
+    fn check(
+        self,
+        opts: &UnpackOptions,
+        result: &Result<hookinit::services::UnpackReport, UnpackError>,
+    ) {
+        let fits = self.stream <= opts.max_bytes && self.metadata <= metadata_cap(opts.max_bytes);
+        let capped = matches!(
+            result,
+            Err(UnpackError::TooLarge { .. } | UnpackError::TooMuchMetadata { .. })
+        );
+        if result.is_ok() && !fits {
+            panic!("{self:?} passes the caps of {opts:?}, and was unpacked: {result:?}");
+        }
+        if capped && fits {
+            panic!("{self:?} fits the caps of {opts:?}, and was refused: {result:?}");
         }
     }
 }
@@ -295,6 +404,8 @@ fn sha256_of(bytes: &[u8]) -> String {
 #[derive(Arbitrary, Debug)]
 struct Plan {
     container: Container,
+    /// A size cap of 512 * (N + 1) bytes instead of MAX_BYTES.
+    cap: Option<u8>,
     strip: Option<u8>,
     pin: Pin,
     same_owner: bool,
@@ -476,6 +587,8 @@ struct Entry {
     kind: Kind,
     /// How a tar stores the name: the header field, a GNU long name, or a pax `path` record.
     via: Via,
+    /// A global pax header (an archive comment of that many bytes) before the entry, in a tar.
+    comment: Option<u16>,
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -515,26 +628,27 @@ impl<'a> Arbitrary<'a> for Kind {
 }
 
 impl Plan {
-    fn build(&self, sb: &Sandbox) -> Option<Vec<u8>> {
+    fn build(&self, sb: &Sandbox) -> Option<(Vec<u8>, Option<TarSizes>)> {
         let entries = &self.entries[..self.entries.len().min(16)];
         match self.container {
-            Container::Tar => tar_of(entries, sb),
+            Container::Tar => tar_of(entries, sb).map(|(tar, sizes)| (tar, Some(sizes))),
             Container::TarGz => {
-                let tar = tar_of(entries, sb)?;
+                let (tar, sizes) = tar_of(entries, sb)?;
                 let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
                 gz.write_all(&tar).ok()?;
-                gz.finish().ok()
+                Some((gz.finish().ok()?, Some(sizes)))
             }
-            Container::Zip => zip_of(entries, sb),
+            Container::Zip => zip_of(entries, sb).map(|zip| (zip, None)),
         }
     }
 }
 
-fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<Vec<u8>> {
+fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<(Vec<u8>, TarSizes)> {
     use tar::{EntryType, Header};
     let uid = u64::from(own_ids().0);
     let gid = u64::from(own_ids().1);
     let mut builder = tar::Builder::new(Vec::new());
+    let mut metadata = 0u64;
     let header = |name: &[u8], kind: EntryType, size: u64, mode: u32, link: &[u8]| {
         let mut h = Header::new_gnu();
         {
@@ -554,6 +668,18 @@ fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<Vec<u8>> {
         h
     };
     for entry in entries {
+        if let Some(len) = entry.comment {
+            let comment = pax_record("comment", &"c".repeat(usize::from(len)));
+            let h = header(
+                b"pax_global_header",
+                EntryType::XGlobalHeader,
+                comment.len() as u64,
+                0o644,
+                b"",
+            );
+            builder.append(&h, &comment[..]).ok()?;
+            metadata += comment.len() as u64;
+        }
         let name = entry.name.0.render(sb);
         let (kind, data, mode, link): (EntryType, Vec<u8>, u32, String) = match &entry.kind {
             Kind::Dir => (EntryType::Directory, Vec::new(), 0o755, String::new()),
@@ -588,6 +714,7 @@ fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<Vec<u8>> {
                     b"",
                 );
                 builder.append(&h, &n[..]).ok()?;
+                metadata += n.len() as u64;
             }
             if long_link {
                 let mut l = link.clone().into_bytes();
@@ -600,6 +727,7 @@ fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<Vec<u8>> {
                     b"",
                 );
                 builder.append(&h, &l[..]).ok()?;
+                metadata += l.len() as u64;
             }
         }
         if !pax.is_empty() {
@@ -611,6 +739,7 @@ fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<Vec<u8>> {
                 b"",
             );
             builder.append(&h, &pax[..]).ok()?;
+            metadata += pax.len() as u64;
         }
         // With a long name or pax path the header's own field holds a decoy, like tar's
         // truncated copy.
@@ -622,7 +751,12 @@ fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<Vec<u8>> {
         let h = header(field, kind, data.len() as u64, mode, link.as_bytes());
         builder.append(&h, &data[..]).ok()?;
     }
-    builder.into_inner().ok()
+    let tar = builder.into_inner().ok()?;
+    let sizes = TarSizes {
+        stream: tar.len() as u64,
+        metadata,
+    };
+    Some((tar, sizes))
 }
 
 /// One pax record: `LEN key=value\n`, LEN counting itself.

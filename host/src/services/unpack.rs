@@ -4,18 +4,31 @@
 //! container's filesystem, so the archive is treated as hostile:
 //!
 //! - Every rule that needs no filesystem (`..`, absolute names, device nodes and fifos, hard
-//!   links leaving the archive, entry and size caps, corrupt or truncated data) is checked in a
-//!   first pass over the whole archive, so such an archive is refused before anything is written.
-//!   For a tar stream that pass also decides the automatic strip of a GitHub-style top folder.
-//! - The second pass writes. Paths are resolved one component at a time from a directory fd of
-//!   the destination, each opened with `O_NOFOLLOW`; symlinks met on the way (already on disk or
-//!   made by the archive) are read and resolved here, and any that leads outside the destination
-//!   is refused. The kernel therefore never follows a link on our behalf, and an archive that
-//!   makes `a -> /etc` and then writes `a/passwd` cannot escape.
+//!   links leaving the archive, duplicate zip names, entry, size and metadata caps) is checked in
+//!   a first pass, so such an archive is refused before anything is written. For a tar stream
+//!   that pass decompresses everything, which also catches corrupt or truncated data and
+//!   decides the automatic strip of a GitHub-style top folder; for a zip it reads the central
+//!   directory only, and each entry's CRC is checked as the entry is written.
+//! - Every decompressed byte counts against the size cap, whatever it belongs to (headers,
+//!   extension records, any entry's data and padding, data after the end marker), and is
+//!   charged before it is read; extension records (pax, GNU long names) also have a cap of
+//!   their own ([`metadata_cap`]).
+//! - The second pass writes, all or nothing: what only it can find (a symlink leading out, a
+//!   file over a directory, a bad zip CRC, a full disk) undoes what it wrote, and the
+//!   destination is left as it was (`undo.rs` says how; only directory times may differ).
+//! - Paths are resolved one component at a time from a directory fd of the destination, each
+//!   opened with `O_NOFOLLOW`; symlinks met on the way (already on disk or made by the archive)
+//!   are read and resolved here, and any that leads outside the destination is refused. The
+//!   kernel therefore never follows a link on our behalf, and an archive that makes `a -> /etc`
+//!   and then writes `a/passwd` cannot escape. The destination itself must not be, or go
+//!   through, a symlink: the operator gives its real path.
 //! - Symlink entries themselves may point anywhere (`/usr/bin/x -> /etc/alternatives/x` is normal
 //!   in a root filesystem): they are created, never written through.
-//! - Files are replaced by unlink + `O_CREAT|O_EXCL|O_NOFOLLOW`, so an existing symlink or hard
-//!   link at the destination is replaced, not followed. A directory is never replaced.
+//! - Files are replaced by `O_CREAT|O_EXCL|O_NOFOLLOW` after what was there is moved aside, so an
+//!   existing symlink or hard link at the destination is replaced, not followed. A directory is
+//!   never replaced, and one that existed keeps its mode and owner.
+//! - Owners are the archive's when running as root; setuid and setgid bits are kept only where
+//!   the owner they were meant for was really applied.
 
 use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
@@ -43,6 +56,10 @@ use sha2::{Digest, Sha256};
 
 use super::{hex, human_bytes, human_duration};
 
+mod undo;
+
+use undo::{Journal, Spot};
+
 /// Default cap on unpacked content: 1 GiB.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 /// Default cap on the number of entries.
@@ -54,6 +71,8 @@ const BUF_SIZE: usize = 256 * 1024;
 const MAX_EXTENSION: u64 = 1 << 20;
 /// Extension headers (long name, long link, pax, global pax) allowed before one entry.
 const MAX_EXTENSIONS_IN_A_ROW: u32 = 8;
+/// Upper bound of [`metadata_cap`].
+const MAX_METADATA: u64 = 64 << 20;
 /// A symlink stored as zip data is a path, so `PATH_MAX` bounds it.
 const MAX_LINK_TARGET: u64 = 4096;
 /// Like the kernel's ELOOP limit.
@@ -86,8 +105,10 @@ pub struct UnpackOptions {
     pub max_entries: u64,
     /// Give entries the archive's uid/gid, as tar does when run as root. Defaults to whether the
     /// process runs as root. Where the kernel refuses (EPERM, or EINVAL for an id a user
-    /// namespace does not map) the entry keeps our ownership, loses setuid/setgid bits, and is
-    /// counted in [`UnpackReport::owner_not_kept`]: a patch should not fail over ownership.
+    /// namespace does not map), or the archive's id is 4294967295 (chown's "no change"), the
+    /// entry keeps our ownership and is counted in [`UnpackReport::owner_not_kept`]: a patch
+    /// should not fail over ownership. setuid survives only where the archive's uid was
+    /// applied, setgid only where its gid was; without `same_owner` both are dropped.
     pub same_owner: bool,
 }
 
@@ -203,6 +224,15 @@ pub enum UnpackError {
     },
     #[error("cannot unpack into {path}: {source}")]
     Dest { path: PathBuf, source: io::Error },
+    #[error(
+        "refused dest {dest}: {link} is a symlink (to {target}), which is not followed; give the real path, {real}"
+    )]
+    DestSymlink {
+        dest: PathBuf,
+        link: PathBuf,
+        target: PathBuf,
+        real: String,
+    },
     #[error("refused entry {entry:?}: absolute path")]
     AbsolutePath { entry: String },
     #[error("refused entry {entry:?}: `..` path component")]
@@ -229,16 +259,30 @@ pub enum UnpackError {
     #[error("refused entry {entry:?}: {detail}")]
     Unsupported { entry: String, detail: String },
     #[error(
-        "refused archive: its content passes the {} cap at entry {entry:?}; raise the cap if this is expected",
+        "refused archive: it unpacks to more than the {} cap (headers included) at entry {entry:?}; raise the cap (max-size) if this is expected",
         human_bytes(*limit)
     )]
     TooLarge { entry: String, limit: u64 },
+    #[error(
+        "refused archive: its extended headers (pax records, long names) pass {} at entry {entry:?}; this cap is a quarter of the size cap, at most 64 MiB",
+        human_bytes(*limit)
+    )]
+    TooMuchMetadata { entry: String, limit: u64 },
+    #[error(
+        "refused archive: the zip holds {entry:?} twice (which copy wins depends on the tool); rebuild it with each name once"
+    )]
+    DuplicateName { entry: String },
     #[error("refused archive: more than {limit} entries")]
     TooManyEntries { limit: u64 },
     #[error("cannot unpack {entry:?}: {path} is not a directory")]
     NotADirectory { entry: String, path: PathBuf },
     #[error("cannot unpack {entry:?}: {path} is a directory")]
     IsADirectory { entry: String, path: PathBuf },
+    #[error("{error}; and the destination could not be put back as it was: {detail}")]
+    NotUndone {
+        error: Box<UnpackError>,
+        detail: String,
+    },
     #[error("cannot unpack {entry:?} to {path}: {source}")]
     Io {
         entry: String,
@@ -249,10 +293,8 @@ pub enum UnpackError {
 
 /// Unpacks `archive` over `dest` (created if missing) and reports what it did.
 ///
-/// Nothing is written when the sha256 pin does not match, or when the archive breaks a rule
-/// that needs no filesystem (see the module documentation). A symlink-related refusal or a
-/// write error stops the unpack where it happened: entries before it stay written, none is
-/// ever written outside `dest`.
+/// All or nothing: when the archive is refused or fails part-way, `dest` is left as it was
+/// (see the module documentation); nothing is ever written outside it.
 pub fn unpack(
     archive: &Path,
     dest: &Path,
@@ -277,10 +319,11 @@ pub fn unpack(
         .map(|expected| verify_pin(&job, expected))
         .transpose()?;
     let tree = Tree::open(dest)?;
-    let (done, sha) = match verified {
-        Some(sha) => (run(&job, &tree)?, sha),
-        None => run_hashing(&job, &tree)?,
+    let ran = match verified {
+        Some(sha) => run(&job, &tree).map(|done| (done, sha)),
+        None => run_hashing(&job, &tree),
     };
+    let (done, sha) = ran.map_err(|error| tree.discard(error))?;
 
     Ok(UnpackReport {
         archive: archive.to_path_buf(),
@@ -564,7 +607,11 @@ fn components(raw: &[u8]) -> Result<Vec<&[u8]>, BadName> {
 struct Limits<'o> {
     opts: &'o UnpackOptions,
     entries: u64,
+    /// Bytes decompressed so far: a tar stream's headers, extension records, data and padding,
+    /// or a zip's entry data.
     bytes: u64,
+    /// Of those, bytes of extension records (pax, GNU long names), read into memory.
+    metadata: u64,
 }
 
 impl<'o> Limits<'o> {
@@ -573,10 +620,12 @@ impl<'o> Limits<'o> {
             opts,
             entries: 0,
             bytes: 0,
+            metadata: 0,
         }
     }
 
-    /// Checks one entry and returns its path components (before stripping).
+    /// Checks one entry's kind and name and returns its path components (before stripping).
+    /// Its data is charged separately ([`Limits::reach`], [`Limits::charge`]).
     fn admit<'h>(&mut self, head: &'h Head) -> Result<Vec<&'h [u8]>, UnpackError> {
         self.entries += 1;
         if self.entries > self.opts.max_entries {
@@ -610,22 +659,59 @@ impl<'o> Limits<'o> {
             }
             _ => {}
         }
-        // Every entry's data counts, not only files': a directory entry declaring gigabytes of
-        // data would otherwise be decompressed without bound.
-        let total = self.bytes.saturating_add(head.size);
-        if total > self.opts.max_bytes {
-            return Err(UnpackError::TooLarge {
-                entry: entry(),
-                limit: self.opts.max_bytes,
-            });
-        }
-        self.bytes = total;
         components(&head.name).map_err(|bad| match bad {
             BadName::Absolute => UnpackError::AbsolutePath { entry: entry() },
             BadName::ParentDir => UnpackError::ParentDir { entry: entry() },
             BadName::Nul => UnpackError::NulInName { entry: entry() },
         })
     }
+
+    /// Charges `size` more decompressed bytes (a zip entry's data) before they are read.
+    fn charge(&mut self, size: u64, entry: impl FnOnce() -> String) -> Result<(), UnpackError> {
+        self.reach(self.bytes.saturating_add(size), entry)
+    }
+
+    /// Records that the decompressed stream will have reached `total` bytes (a tar entry's end:
+    /// header, data and padding), refusing before they are read if that passes the size cap.
+    /// Every byte counts, whatever entry it belongs to: the cap bounds the work, not the files.
+    fn reach(&mut self, total: u64, entry: impl FnOnce() -> String) -> Result<(), UnpackError> {
+        if total > self.opts.max_bytes {
+            return Err(UnpackError::TooLarge {
+                entry: entry(),
+                limit: self.opts.max_bytes,
+            });
+        }
+        self.bytes = self.bytes.max(total);
+        Ok(())
+    }
+
+    /// Charges `size` bytes of extension records against the metadata cap.
+    fn charge_metadata(
+        &mut self,
+        size: u64,
+        entry: impl FnOnce() -> String,
+    ) -> Result<(), UnpackError> {
+        let limit = metadata_cap(self.opts.max_bytes);
+        self.metadata = self.metadata.saturating_add(size);
+        if self.metadata > limit {
+            return Err(UnpackError::TooMuchMetadata {
+                entry: entry(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    fn remaining(&self) -> u64 {
+        self.opts.max_bytes.saturating_sub(self.bytes)
+    }
+}
+
+/// The cap on extension records (pax, GNU long names) in total: a quarter of the size cap, at
+/// most 64 MiB. Real archives carry a few hundred bytes per entry at most; these records are
+/// read into memory and cost a header's parsing each, so a stream of them is a bomb of its own.
+pub fn metadata_cap(max_bytes: u64) -> u64 {
+    (max_bytes / 4).min(MAX_METADATA)
 }
 
 /// Watches entry names for a single shared top folder (GitHub's `repo-ref/`).
@@ -731,13 +817,11 @@ fn run(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
 fn unpack_tar(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
     // First pass: decompress and check the whole stream (this is what verifies gzip/xz/zstd
     // checksums and catches truncation) and find the top folder, before writing anything.
-    let mut limits = Limits::new(job.opts);
     let mut top = TopDir::default();
     let stream = tar_stream(job.file, job.format).map_err(|e| job.corrupt(e.to_string()))?;
     let mut buf = vec![0; BUF_SIZE];
-    read_tar(job, stream, |head, data| {
-        let comps = limits.admit(head)?;
-        top.observe(&comps, matches!(head.kind, Kind::Dir));
+    read_tar(job, stream, |head, comps, data| {
+        top.observe(comps, matches!(head.kind, Kind::Dir));
         // Read the data here in large blocks (tar would skip it 8 KiB at a time): decompressing
         // is the cost of this pass.
         loop {
@@ -754,16 +838,16 @@ fn unpack_tar(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
     let mut ex = Extractor::new(tree, job, strip);
     // Second pass: decompress on the other core while this one writes, as `tar -z` does with
     // its gzip child.
-    thread::scope(|scope| {
+    let written = thread::scope(|scope| {
         let stream = read_ahead(
             scope,
             tar_stream(job.file, job.format).map_err(|e| job.corrupt(e.to_string()))?,
         );
-        read_tar(job, stream, |head, data| ex.entry(head, data))
-    })?;
+        read_tar(job, stream, |head, comps, data| ex.entry(head, comps, data))
+    });
     Ok(Done {
         strip,
-        stats: ex.finish()?,
+        stats: ex.conclude(written)?,
     })
 }
 
@@ -972,15 +1056,19 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Calls `visit` for each entry of a tar stream.
+/// Calls `visit` for each entry of a tar stream that [`Limits`] admits, with its path
+/// components.
 ///
 /// Entries are read raw and the GNU long-name and pax records applied here, so that their size
-/// is bounded (the tar crate would read any size into memory).
+/// is bounded (the tar crate would read any size into memory). Every byte of the stream is
+/// charged against the size cap before it is read: headers, extension records, any entry's
+/// data and padding, and what follows the end-of-archive marker.
 fn read_tar(
     job: &Job<'_>,
     mut stream: impl Read,
-    mut visit: impl FnMut(&Head, &mut dyn Read) -> Result<(), UnpackError>,
+    mut visit: impl FnMut(&Head, &[&[u8]], &mut dyn Read) -> Result<(), UnpackError>,
 ) -> Result<(), UnpackError> {
+    let mut limits = Limits::new(job.opts);
     // Say so plainly when a compressed file holds something other than a tar archive.
     let mut first = [0u8; 512];
     let len = fill(&mut stream, &mut first).map_err(|e| job.corrupt(e.to_string()))?;
@@ -1011,31 +1099,51 @@ fn read_tar(
             .raw_file_position()
             .saturating_add(entry.size().div_ceil(512).saturating_mul(512));
         use tar::EntryType as T;
-        let seen = &mut pending.extensions;
-        match entry.header().entry_type() {
-            T::GNULongName => pending.path = Some(read_extension(job, &mut entry, seen)?),
-            T::GNULongLink => pending.link = Some(read_extension(job, &mut entry, seen)?),
-            T::XHeader => {
-                let records = read_extension(job, &mut entry, seen)?;
-                pending.apply_pax(&records).map_err(|e| job.corrupt(e))?;
+        let kind = entry.header().entry_type();
+        if matches!(
+            kind,
+            T::GNULongName | T::GNULongLink | T::XHeader | T::XGlobalHeader
+        ) {
+            let name = || lossy(&entry.path_bytes());
+            limits.charge_metadata(entry.size(), name)?;
+            limits.reach(next_header, name)?;
+            let data = read_extension(job, &mut entry, &mut pending.extensions)?;
+            match kind {
+                T::GNULongName => pending.path = Some(data),
+                T::GNULongLink => pending.link = Some(data),
+                T::XHeader => pending.apply_pax(&data).map_err(|e| job.corrupt(e))?,
+                // Archive comments (GitHub's commit id): nothing to apply.
+                _ => {}
             }
-            // Archive comments (GitHub's commit id): nothing to apply, read within the bounds.
-            T::XGlobalHeader => drop(read_extension(job, &mut entry, seen)?),
-            _ => {
-                let head = std::mem::take(&mut pending)
-                    .head_for(&entry)
-                    .map_err(|e| job.corrupt(e))?;
-                visit(&head, &mut entry)?;
-            }
+            continue;
         }
+        let head = std::mem::take(&mut pending)
+            .head_for(&entry)
+            .map_err(|e| job.corrupt(e))?;
+        let comps = limits.admit(&head)?;
+        limits.reach(next_header, || head.display_name())?;
+        visit(&head, &comps, &mut entry)?;
     }
     let mut rest = archive.into_inner();
     if rest.count < next_header + 512 {
         return Err(job.corrupt("the archive ends without its end-of-archive marker"));
     }
-    // Read what follows the marker so that the decompressor checks its trailer (CRC, size).
-    let trailer = io::copy(&mut (&mut rest).take(MAX_TRAILER + 1), &mut io::sink())
+    read_trailer(job, &mut rest, &mut limits)
+}
+
+/// Reads what follows the end-of-archive marker so that the decompressor checks its trailer
+/// (CRC, size): record padding is kilobytes; more counts against the caps.
+fn read_trailer(
+    job: &Job<'_>,
+    rest: &mut Counted<impl Read>,
+    limits: &mut Limits<'_>,
+) -> Result<(), UnpackError> {
+    let budget = limits.remaining().min(MAX_TRAILER);
+    let trailer = io::copy(&mut (&mut *rest).take(budget + 1), &mut io::sink())
         .map_err(|e| job.corrupt(e.to_string()))?;
+    limits.reach(rest.count, || {
+        "(data after the end-of-archive marker)".into()
+    })?;
     if trailer > MAX_TRAILER {
         return Err(job.corrupt("more than 64 MiB of data after the end of the archive"));
     }
@@ -1079,16 +1187,45 @@ fn unpack_zip(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
     let mut zip = zip::ZipArchive::new(reader).map_err(zip_err)?;
 
     // The central directory lists everything: check it all before writing.
+    if zip.has_duplicate_names() {
+        let name = first_duplicate(job.file, zip.central_directory_start());
+        return Err(UnpackError::DuplicateName {
+            entry: name.map_or_else(|| "(a name)".into(), |n| lossy(&n)),
+        });
+    }
     let mut limits = Limits::new(job.opts);
     let mut top = TopDir::default();
+    let mut names = HashSet::new();
     for i in 0..zip.len() {
         let head = zip_head(&zip.by_index_data(i).map_err(zip_err)?);
         let comps = limits.admit(&head)?;
+        limits.charge(head.size, || head.display_name())?;
+        // `a` and `./a` (or `a/`) are one path too.
+        if !comps.is_empty() && !names.insert(join_path(comps.iter().copied())) {
+            return Err(UnpackError::DuplicateName {
+                entry: head.display_name(),
+            });
+        }
         top.observe(&comps, matches!(head.kind, Kind::Dir));
     }
 
     let strip = job.opts.strip.unwrap_or_else(|| top.strip());
     let mut ex = Extractor::new(tree, job, strip);
+    let written = write_zip(job, &mut zip, &mut ex);
+    Ok(Done {
+        strip,
+        stats: ex.conclude(written)?,
+    })
+}
+
+/// The zip's writing pass; a CRC is checked as each entry's data ends.
+fn write_zip<R: Read + Seek>(
+    job: &Job<'_>,
+    zip: &mut zip::ZipArchive<R>,
+    ex: &mut Extractor<'_>,
+) -> Result<(), UnpackError> {
+    let zip_err = |e: zip::result::ZipError| job.corrupt(e.to_string());
+    let mut limits = Limits::new(job.opts);
     for i in 0..zip.len() {
         let mut head = zip_head(&zip.by_index_data(i).map_err(zip_err)?);
         let mut data = zip.by_index(i).map_err(zip_err)?;
@@ -1108,12 +1245,33 @@ fn unpack_zip(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError> {
                 )));
             }
         }
-        ex.entry(&head, &mut data)?;
+        let comps = limits.admit(&head)?;
+        ex.entry(&head, &comps, &mut data)?;
     }
-    Ok(Done {
-        strip,
-        stats: ex.finish()?,
-    })
+    Ok(())
+}
+
+/// The first name the central directory lists twice: the zip crate keeps only the last of
+/// them, so they are read here from the directory itself.
+fn first_duplicate(file: &File, dir_start: u64) -> Option<Vec<u8>> {
+    const FIXED: u64 = 46;
+    let mut seen = HashSet::new();
+    let mut pos = dir_start;
+    let mut fixed = [0u8; FIXED as usize];
+    loop {
+        file.read_exact_at(&mut fixed, pos).ok()?;
+        if fixed[..4] != *b"PK\x01\x02" {
+            return None;
+        }
+        let field = |at: usize| u64::from(u16::from_le_bytes([fixed[at], fixed[at + 1]]));
+        let (name_len, extra, comment) = (field(28), field(30), field(32));
+        let mut name = vec![0; name_len as usize];
+        file.read_exact_at(&mut name, pos + FIXED).ok()?;
+        if !seen.insert(name.clone()) {
+            return Some(name);
+        }
+        pos += FIXED + name_len + extra + comment;
+    }
 }
 
 fn zip_head(entry: &zip::read::ZipFileEntry<'_>) -> Head {
@@ -1199,27 +1357,80 @@ struct Tree {
     root: OwnedFd,
     /// Canonical destination path: absolute symlink targets are resolved against it.
     dest: PathBuf,
+    /// The topmost directory that opening the destination created, if it was missing: a
+    /// failed unpack removes it.
+    made: Option<PathBuf>,
 }
 
 impl Tree {
+    /// Opens `dest`, creating what is missing, one component at a time from `/` with
+    /// `O_NOFOLLOW`: a destination that is, or goes through, a symlink is refused rather than
+    /// followed. The archive was meant for the path the operator wrote; where a link leads can
+    /// change under them, and the real path is as easy to give (the error names it).
     fn open(dest: &Path) -> Result<Self, UnpackError> {
         let dest_err = |source| UnpackError::Dest {
             path: dest.to_path_buf(),
             source,
         };
-        fs::create_dir_all(dest).map_err(dest_err)?;
-        let canonical = fs::canonicalize(dest).map_err(dest_err)?;
+        let absolute = std::path::absolute(dest).map_err(dest_err)?;
         let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        let root =
-            nix::fcntl::open(&canonical, flags, Mode::empty()).map_err(|e| dest_err(e.into()))?;
+        let mut fd = nix::fcntl::open("/", flags, Mode::empty()).map_err(|e| dest_err(e.into()))?;
+        let mut real = PathBuf::from("/");
+        let mut made = None;
+        for comp in absolute.components() {
+            use std::path::Component as C;
+            let name = match comp {
+                C::Normal(name) => name,
+                C::ParentDir => {
+                    // Every component so far is a real directory: `..` is its parent.
+                    real.pop();
+                    fd = nix::fcntl::open(&real, flags, Mode::empty())
+                        .map_err(|e| dest_err(e.into()))?;
+                    continue;
+                }
+                C::RootDir | C::CurDir | C::Prefix(_) => continue,
+            };
+            let here = real.join(name);
+            fd = match open_dir(fd.as_fd(), name.as_bytes()) {
+                Ok(next) => next,
+                Err(Errno::ENOENT) => {
+                    match mkdirat(fd.as_fd(), name, Mode::from_bits_truncate(0o755)) {
+                        Ok(()) => made = made.or_else(|| Some(here.clone())),
+                        Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(dest_err(e.into())),
+                    }
+                    open_dir(fd.as_fd(), name.as_bytes()).map_err(|e| dest_err(e.into()))?
+                }
+                Err(Errno::ENOTDIR | Errno::ELOOP) => {
+                    return Err(dest_link_error(dest, &absolute, &here, fd.as_fd(), name));
+                }
+                Err(e) => return Err(dest_err(e.into())),
+            };
+            real = here;
+        }
         Ok(Tree {
-            root,
-            dest: canonical,
+            root: fd,
+            dest: real,
+            made,
         })
     }
 
     fn display(&self, rel: &[u8]) -> PathBuf {
         self.dest.join(OsStr::from_bytes(rel))
+    }
+
+    /// After a failed unpack: removes the destination if opening it created it.
+    fn discard(&self, error: UnpackError) -> UnpackError {
+        match self.made.as_deref().map(undo::remove_tree) {
+            Some(Err(e)) => UnpackError::NotUndone {
+                error: Box::new(error),
+                detail: format!(
+                    "{}: {e}",
+                    self.made.as_deref().unwrap_or(&self.dest).display()
+                ),
+            },
+            _ => error,
+        }
     }
 
     /// Resolves `comps` to a directory below the root, creating missing directories when
@@ -1262,10 +1473,11 @@ impl Tree {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) if create => {
                     match mkdirat(parent, name.as_slice(), Mode::from_bits_truncate(0o755)) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
+                        // Only what we made is ours to remove again.
+                        Ok(()) => drop(created.insert(here.clone())),
+                        Err(Errno::EEXIST) => {}
                         Err(e) => return Err(WalkError::Io(here, e)),
                     }
-                    created.insert(here.clone());
                     open_dir(parent, &name).map_err(|e| WalkError::Io(here.clone(), e))?
                 }
                 Err(Errno::ENOENT) => return Err(WalkError::Missing(here)),
@@ -1322,7 +1534,7 @@ impl Tree {
         created: &mut HashSet<Vec<u8>>,
         rel: &[&[u8]],
         entry: &str,
-    ) -> Result<BorrowedFd<'c>, UnpackError> {
+    ) -> Result<&'c Parent, UnpackError> {
         let dirs = &rel[..rel.len() - 1];
         let key = join_path(dirs.iter().copied());
         let parent = match cache.take() {
@@ -1331,10 +1543,16 @@ impl Tree {
                 let walked = self
                     .walk(dirs, true, created)
                     .map_err(|e| self.walk_error(e, entry))?;
-                Parent { key, fd: walked.fd }
+                let ours = self.made.is_some() || created.contains(&walked.path);
+                Parent {
+                    key,
+                    fd: walked.fd,
+                    path: walked.path,
+                    ours,
+                }
             }
         };
-        Ok(cache.insert(parent).fd.as_fd())
+        Ok(cache.insert(parent))
     }
 
     fn walk_error(&self, e: WalkError, entry: &str) -> UnpackError {
@@ -1366,6 +1584,36 @@ impl Tree {
                 source: errno.into(),
             },
         }
+    }
+}
+
+/// Why `here`, a component of the destination path, could not be opened as a directory: it is
+/// a symlink (refused, naming the path to give instead) or some other file.
+fn dest_link_error(
+    dest: &Path,
+    absolute: &Path,
+    here: &Path,
+    parent: BorrowedFd<'_>,
+    name: &OsStr,
+) -> UnpackError {
+    let Ok(target) = readlinkat(parent, name) else {
+        return UnpackError::Dest {
+            path: dest.to_path_buf(),
+            source: Errno::ENOTDIR.into(),
+        };
+    };
+    let rest = absolute.strip_prefix(here).unwrap_or(Path::new(""));
+    let real = match fs::canonicalize(here) {
+        Ok(real) if rest.as_os_str().is_empty() => real.display().to_string(),
+        Ok(real) => real.join(rest).display().to_string(),
+        Err(_) => "its real path".into(),
+    };
+
+    UnpackError::DestSymlink {
+        dest: dest.to_path_buf(),
+        link: here.to_path_buf(),
+        target: PathBuf::from(target),
+        real,
     }
 }
 
@@ -1401,6 +1649,21 @@ fn join_path<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
 struct Parent {
     key: Vec<u8>,
     fd: OwnedFd,
+    /// Its real path below the destination.
+    path: Vec<u8>,
+    /// Whether this unpack created it.
+    ours: bool,
+}
+
+impl Parent {
+    fn spot<'p>(&'p self, name: &'p [u8]) -> Spot<'p> {
+        Spot {
+            dir: self.fd.as_fd(),
+            dir_path: &self.path,
+            ours: self.ours,
+            name,
+        }
+    }
 }
 
 /// A directory we created, whose mode, owner and mtime are applied at the end (a read-only
@@ -1415,12 +1678,12 @@ struct LateDir {
 struct Extractor<'t> {
     tree: &'t Tree,
     archive: &'t Path,
-    limits: Limits<'t>,
     strip: usize,
     same_owner: bool,
     parent: Option<Parent>,
     created: HashSet<Vec<u8>>,
     late_dirs: Vec<LateDir>,
+    journal: Journal,
     buf: Vec<u8>,
     stats: Stats,
 }
@@ -1430,19 +1693,23 @@ impl<'t> Extractor<'t> {
         Extractor {
             tree,
             archive: job.archive,
-            limits: Limits::new(job.opts),
             strip: usize::try_from(strip).unwrap_or(usize::MAX),
             same_owner: job.opts.same_owner,
             parent: None,
             created: HashSet::new(),
             late_dirs: Vec::new(),
+            journal: Journal::new(),
             buf: vec![0; BUF_SIZE],
             stats: Stats::default(),
         }
     }
 
-    fn entry(&mut self, head: &Head, data: &mut dyn Read) -> Result<(), UnpackError> {
-        let comps = self.limits.admit(head)?;
+    fn entry(
+        &mut self,
+        head: &Head,
+        comps: &[&[u8]],
+        data: &mut dyn Read,
+    ) -> Result<(), UnpackError> {
         let Some(rel) = comps.get(self.strip..).filter(|rel| !rel.is_empty()) else {
             return Ok(()); // stripped away, like tar --strip-components
         };
@@ -1490,10 +1757,13 @@ impl<'t> Extractor<'t> {
         let entry = head.display_name();
         let name = rel[rel.len() - 1];
         let same_owner = self.same_owner;
-        let dir = self
+        let parent = self
             .tree
             .parent_dir(&mut self.parent, &mut self.created, rel, &entry)?;
-        let created = create_file(dir, name);
+        let dir = parent.fd.as_fd();
+        let created = self
+            .journal
+            .make(&parent.spot(name), || create_file(dir, name));
         let (fd, replaced_link) = match created {
             Ok(done) => done,
             Err(e) => return Err(self.replace_error(e, &entry, rel)),
@@ -1509,7 +1779,8 @@ impl<'t> Extractor<'t> {
             }
         };
         let kept = set_meta(file.as_fd(), &head.meta, same_owner)
-            .map_err(|e| self.io_error(&entry, rel, e))?;
+            .map_err(|e| self.io_error(&entry, rel, e))?
+            .both();
         drop(file);
         if replaced_link {
             self.parent = None;
@@ -1559,10 +1830,11 @@ impl<'t> Extractor<'t> {
         }
         let name = rel[rel.len() - 1];
         let same_owner = self.same_owner;
-        let dir = self
+        let parent = self
             .tree
             .parent_dir(&mut self.parent, &mut self.created, rel, &entry)?;
-        let made = replace(dir, name, |dir| symlinkat(target, dir, name));
+        let dir = parent.fd.as_fd();
+        let made = (self.journal).make(&parent.spot(name), || symlinkat(target, dir, name));
         let kept = match made {
             Ok(_) => symlink_meta(dir, name, &head.meta, same_owner),
             Err(e) => return Err(self.replace_error(e, &entry, rel)),
@@ -1609,9 +1881,10 @@ impl<'t> Extractor<'t> {
             Err(e) => return Err(self.io_error(&entry, rel, e)),
         };
         let name = rel[rel.len() - 1];
-        let dir = self
+        let parent = self
             .tree
             .parent_dir(&mut self.parent, &mut self.created, rel, &entry)?;
+        let dir = parent.fd.as_fd();
         // A hard link to itself (or to a file it already is) is done; unlinking it first would
         // delete the only copy.
         if let Ok(existing) = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)
@@ -1620,11 +1893,11 @@ impl<'t> Extractor<'t> {
             self.stats.hardlinks += 1;
             return Ok(());
         }
-        let linked = replace(dir, name, |dir| {
+        let linked = self.journal.make(&parent.spot(name), || {
             linkat(source.as_fd(), *target_name, dir, name, AtFlags::empty())
         });
         match linked {
-            Ok(replaced_link) => {
+            Ok(((), replaced_link)) => {
                 if replaced_link {
                     self.parent = None;
                 }
@@ -1635,9 +1908,27 @@ impl<'t> Extractor<'t> {
         }
     }
 
+    /// Ends the writing pass: on success applies the directories' metadata and drops what was
+    /// set aside; on failure puts the destination back as it was (see `undo`).
+    fn conclude(mut self, written: Result<(), UnpackError>) -> Result<Stats, UnpackError> {
+        match written.and_then(|()| self.apply_late_dirs()) {
+            Ok(()) => {
+                self.journal.commit(self.tree);
+                Ok(self.stats)
+            }
+            Err(error) => match self.journal.undo(self.tree, &self.created) {
+                Ok(()) => Err(error),
+                Err(detail) => Err(UnpackError::NotUndone {
+                    error: Box::new(error),
+                    detail,
+                }),
+            },
+        }
+    }
+
     /// Applies the metadata of the directories we created, deepest first so that a read-only
     /// parent does not stop us reaching its children.
-    fn finish(mut self) -> Result<Stats, UnpackError> {
+    fn apply_late_dirs(&mut self) -> Result<(), UnpackError> {
         let late_dirs = std::mem::take(&mut self.late_dirs);
         for dir in late_dirs.iter().rev() {
             let comps: Vec<&[u8]> = dir.path.split(|&b| b == b'/').collect();
@@ -1652,10 +1943,11 @@ impl<'t> Extractor<'t> {
             let fd = openat(walked.fd.as_fd(), *name, flags, Mode::empty())
                 .map_err(|e| self.io_error(&dir.entry, &comps, e))?;
             let kept = set_meta(fd.as_fd(), &dir.meta, self.same_owner)
-                .map_err(|e| self.io_error(&dir.entry, &comps, e))?;
+                .map_err(|e| self.io_error(&dir.entry, &comps, e))?
+                .both();
             self.count_owner(&dir.meta, kept);
         }
-        Ok(self.stats)
+        Ok(())
     }
 }
 
@@ -1664,49 +1956,12 @@ enum ReplaceError {
     Sys(Errno),
 }
 
-/// Runs `make` to create `name` in `dir`; if something is in the way, removes it (never a
-/// directory) and tries once more. Returns whether a symlink was removed.
-fn replace(
-    dir: BorrowedFd<'_>,
-    name: &[u8],
-    make: impl Fn(BorrowedFd<'_>) -> nix::Result<()>,
-) -> Result<bool, ReplaceError> {
-    match make(dir) {
-        Ok(()) => Ok(false),
-        Err(Errno::EEXIST) => {
-            let was_link = remove_existing(dir, name)?;
-            make(dir).map_err(ReplaceError::Sys)?;
-            Ok(was_link)
-        }
-        Err(e) => Err(ReplaceError::Sys(e)),
-    }
-}
-
-fn remove_existing(dir: BorrowedFd<'_>, name: &[u8]) -> Result<bool, ReplaceError> {
-    let stat = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(ReplaceError::Sys)?;
-    let kind = file_type(&stat);
-    if kind == SFlag::S_IFDIR {
-        return Err(ReplaceError::IsDir);
-    }
-    unlinkat(dir, name, UnlinkatFlags::NoRemoveDir).map_err(ReplaceError::Sys)?;
-    Ok(kind == SFlag::S_IFLNK)
-}
-
-/// A new, empty regular file `name` in `dir`, replacing whatever non-directory was there.
-/// `O_EXCL|O_NOFOLLOW` means we never open (and write through) an existing link.
-fn create_file(dir: BorrowedFd<'_>, name: &[u8]) -> Result<(OwnedFd, bool), ReplaceError> {
+/// A new, empty regular file `name` in `dir`. `O_EXCL|O_NOFOLLOW` means we never open (and
+/// write through) an existing file or link: what is in the way is cleared by [`Journal::make`].
+fn create_file(dir: BorrowedFd<'_>, name: &[u8]) -> nix::Result<OwnedFd> {
     let flags =
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let mode = Mode::from_bits_truncate(0o600);
-    match openat(dir, name, flags, mode) {
-        Ok(fd) => Ok((fd, false)),
-        Err(Errno::EEXIST) => {
-            let was_link = remove_existing(dir, name)?;
-            let fd = openat(dir, name, flags, mode).map_err(ReplaceError::Sys)?;
-            Ok((fd, was_link))
-        }
-        Err(e) => Err(ReplaceError::Sys(e)),
-    }
+    openat(dir, name, flags, Mode::from_bits_truncate(0o600))
 }
 
 enum CopyError {
@@ -1749,45 +2004,79 @@ fn copy_exact(
     }
 }
 
-/// Owner, then mode (chown clears setuid bits), then mtime. Returns whether the owner was set.
-fn set_meta(fd: BorrowedFd<'_>, meta: &Meta, same_owner: bool) -> nix::Result<bool> {
-    let kept = match meta.owner.filter(|_| same_owner) {
-        Some((uid, gid)) => match fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))) {
-            Ok(()) => true,
-            Err(Errno::EPERM | Errno::EINVAL) => false,
+/// Which of the archive's owner ids an entry really got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Applied {
+    uid: bool,
+    gid: bool,
+}
+
+impl Applied {
+    fn both(self) -> bool {
+        self.uid && self.gid
+    }
+}
+
+/// The id that chown(2) reads as "leave unchanged": an archive giving it has no owner to apply.
+const NO_ID: u32 = u32::MAX;
+
+/// The archive's ids worth asking the kernel for, or `None` when there is nothing to apply.
+fn wanted_owner(meta: &Meta, same_owner: bool) -> Option<(Option<Uid>, Option<Gid>)> {
+    let (uid, gid) = meta.owner.filter(|_| same_owner)?;
+    let uid = (uid != NO_ID).then(|| Uid::from_raw(uid));
+    let gid = (gid != NO_ID).then(|| Gid::from_raw(gid));
+    (uid.is_some() || gid.is_some()).then_some((uid, gid))
+}
+
+/// Owner, then mode (chown clears setuid bits), then mtime. Returns which ids were applied.
+fn set_meta(fd: BorrowedFd<'_>, meta: &Meta, same_owner: bool) -> nix::Result<Applied> {
+    let applied = match wanted_owner(meta, same_owner) {
+        Some((uid, gid)) => match fchown(fd, uid, gid) {
+            // Checked, not assumed: what counts is the owner the file has now.
+            Ok(()) => owner_applied(&nix::sys::stat::fstat(fd)?, uid, gid),
+            Err(Errno::EPERM | Errno::EINVAL) => Applied::default(),
             Err(e) => return Err(e),
         },
-        None => false,
+        None => Applied::default(),
     };
     fchmod(
         fd,
-        Mode::from_bits_truncate(permitted_mode(meta.mode, kept)),
+        Mode::from_bits_truncate(permitted_mode(meta.mode, applied)),
     )?;
     if let Some(mtime) = meta.mtime {
         futimens(fd, &TimeSpec::UTIME_NOW, &TimeSpec::new(mtime, 0))?;
     }
-    Ok(kept)
+    Ok(applied)
 }
 
-/// setuid/setgid only survive on entries that got the archive's owner: a setuid file owned by
-/// whoever ran the unpack is not what the archive meant.
-fn permitted_mode(mode: u32, owner_kept: bool) -> u32 {
-    let mode = mode & 0o7777;
-    if owner_kept { mode } else { mode & !0o6000 }
+fn owner_applied(stat: &FileStat, uid: Option<Uid>, gid: Option<Gid>) -> Applied {
+    Applied {
+        uid: uid.is_some_and(|u| u.as_raw() == stat.st_uid),
+        gid: gid.is_some_and(|g| g.as_raw() == stat.st_gid),
+    }
+}
+
+/// setuid survives only on an entry that got the archive's uid, setgid only on one that got
+/// its gid (GNU tar's rule when it cannot keep ownership): a setuid file owned by whoever ran
+/// the unpack, or left root's because the archive's uid was -1, is not what the archive meant.
+fn permitted_mode(mode: u32, applied: Applied) -> u32 {
+    let mut mode = mode & 0o7777;
+    if !applied.uid {
+        mode &= !0o4000;
+    }
+    if !applied.gid {
+        mode &= !0o2000;
+    }
+    mode
 }
 
 /// Owner and mtime of a symlink itself. Errors are ignored: some filesystems cannot set a
 /// link's times, and a link's owner only matters in sticky directories.
 fn symlink_meta(dir: BorrowedFd<'_>, name: &[u8], meta: &Meta, same_owner: bool) -> bool {
-    let kept = meta.owner.filter(|_| same_owner).is_some_and(|(uid, gid)| {
-        fchownat(
-            dir,
-            name,
-            Some(Uid::from_raw(uid)),
-            Some(Gid::from_raw(gid)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .is_ok()
+    let kept = wanted_owner(meta, same_owner).is_some_and(|(uid, gid)| {
+        let flags = AtFlags::AT_SYMLINK_NOFOLLOW;
+        fchownat(dir, name, uid, gid, flags).is_ok()
+            && fstatat(dir, name, flags).is_ok_and(|st| owner_applied(&st, uid, gid).both())
     });
     if let Some(mtime) = meta.mtime {
         let _ = utimensat(
@@ -1804,6 +2093,7 @@ fn symlink_meta(dir: BorrowedFd<'_>, name: &[u8], meta: &Meta, same_owner: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use std::io::Cursor;
     use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
     use tar::{EntryType, Header};
@@ -2295,6 +2585,120 @@ mod tests {
         );
     }
 
+    /// A tar of one file `name` with `mode`, owned by `uid:gid` as a pax record gives them
+    /// (any u32, which a ustar field cannot hold).
+    fn tar_owned(name: &str, mode: u32, uid: u32, gid: u32) -> Vec<u8> {
+        let records = [
+            pax_text("uid", &uid.to_string()),
+            pax_text("gid", &gid.to_string()),
+        ]
+        .concat();
+        let mut builder = tar::Builder::new(Vec::new());
+        let pax = header(
+            "PaxHeaders/x",
+            EntryType::XHeader,
+            records.len() as u64,
+            0o644,
+            "",
+        );
+        builder.append(&pax, &records[..]).expect("pax");
+        builder
+            .append(&header(name, EntryType::Regular, 1, mode, ""), &b"x"[..])
+            .expect("file");
+        builder.into_inner().expect("tar")
+    }
+
+    /// One pax record: `LEN key=value\n`, LEN counting itself.
+    fn pax_text(key: &str, value: &str) -> Vec<u8> {
+        let body = format!(" {key}={value}\n");
+        let mut len = body.len() + 1;
+        while len.to_string().len() + body.len() != len {
+            len = len.to_string().len() + body.len();
+        }
+        format!("{len}{body}").into_bytes()
+    }
+
+    fn mode_of(path: &Path) -> u32 {
+        fs::metadata(path).expect("metadata").mode() & 0o7777
+    }
+
+    /// Issue 17: uid 4294967295 is chown's "no change", so `fchown(-1, -1)` succeeded and the
+    /// setuid bit stayed on a file that kept the unpacker's (root's) owner.
+    #[test]
+    fn set_id_bits_are_dropped_for_owner_minus_one() {
+        let sb = Sandbox::new();
+        let opts = UnpackOptions {
+            same_owner: true,
+            ..defaults()
+        };
+        let report = sb
+            .unpack(&tar_owned("su", 0o6755, NO_ID, NO_ID), &opts)
+            .expect("unpack");
+        let meta = fs::metadata(sb.dest.join("su")).expect("su");
+        assert_eq!(meta.mode() & 0o7777, 0o755);
+        assert_eq!((meta.uid(), meta.gid()), (geteuid_raw(), getegid_raw()));
+        assert_eq!(report.owner_not_kept, 1);
+        // Only the gid is -1: the uid applies, so setuid stays and setgid goes.
+        let own = geteuid_raw();
+        sb.unpack(&tar_owned("sg", 0o6755, own, NO_ID), &opts)
+            .expect("unpack");
+        assert_eq!(mode_of(&sb.dest.join("sg")), 0o4755);
+    }
+
+    #[test]
+    fn set_id_bits_follow_the_owner_really_applied() {
+        let sb = Sandbox::new();
+        let opts = UnpackOptions {
+            same_owner: true,
+            ..defaults()
+        };
+        let report = sb
+            .unpack(&tar_owned("su", 0o6755, 4321, 4322), &opts)
+            .expect("unpack");
+        let meta = fs::metadata(sb.dest.join("su")).expect("su");
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!((meta.uid(), meta.gid()), (4321, 4322));
+            assert_eq!(meta.mode() & 0o7777, 0o6755, "owner applied: bits kept");
+            assert_eq!(report.owner_not_kept, 0);
+        } else {
+            assert_eq!(meta.uid(), geteuid_raw());
+            assert_eq!(meta.mode() & 0o7777, 0o755, "owner refused: bits dropped");
+            assert_eq!(report.owner_not_kept, 1);
+        }
+    }
+
+    fn geteuid_raw() -> u32 {
+        nix::unistd::geteuid().as_raw()
+    }
+
+    fn getegid_raw() -> u32 {
+        nix::unistd::getegid().as_raw()
+    }
+
+    #[test]
+    fn permitted_mode_keeps_each_bit_with_its_id() {
+        let both = Applied {
+            uid: true,
+            gid: true,
+        };
+        let uid = Applied {
+            uid: true,
+            gid: false,
+        };
+        let gid = Applied {
+            uid: false,
+            gid: true,
+        };
+        assert_eq!(permitted_mode(0o7755, both), 0o7755);
+        assert_eq!(permitted_mode(0o7755, uid), 0o5755);
+        assert_eq!(permitted_mode(0o7755, gid), 0o3755);
+        assert_eq!(
+            permitted_mode(0o7755, Applied::default()),
+            0o1755,
+            "sticky stays"
+        );
+    }
+
     #[test]
     fn symlinked_directories_inside_the_target_are_followed() {
         let sb = Sandbox::new();
@@ -2558,17 +2962,122 @@ mod tests {
     #[test]
     fn refuses_archives_past_the_size_cap() {
         let sb = Sandbox::new();
+        // a ends at 1024 bytes into the stream (header and padded data), b at 2048.
         let opts = UnpackOptions {
-            max_bytes: 10,
+            max_bytes: 1500,
             ..defaults()
         };
         let items = [File("a", b"12345", 0o644), File("b", b"123456", 0o644)];
         let err = sb.refused(&gz(&tar_of(&items)), &opts);
         assert!(
-            matches!(&err, UnpackError::TooLarge { entry, limit: 10 } if entry == "b"),
+            matches!(&err, UnpackError::TooLarge { entry, limit: 1500 } if entry == "b"),
             "{err}"
         );
         assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn headers_count_against_the_size_cap() {
+        let sb = Sandbox::new();
+        let names: Vec<String> = (0..30).map(|i| format!("empty{i}")).collect();
+        let items: Vec<Item<'_>> = names.iter().map(|n| File(n, b"", 0o644)).collect();
+        // 30 headers of 512 bytes, no data at all.
+        let opts = UnpackOptions {
+            max_bytes: 10_000,
+            ..defaults()
+        };
+        let err = sb.refused(&tar_of(&items), &opts);
+        assert!(
+            matches!(&err, UnpackError::TooLarge { entry, .. } if entry == "empty19"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn data_after_the_end_marker_counts_against_the_size_cap() {
+        let sb = Sandbox::new();
+        let mut tar = tar_of(&[File("a", b"a", 0o644)]);
+        tar.extend_from_slice(&[0; 100 << 10]);
+        let opts = UnpackOptions {
+            max_bytes: 64 << 10,
+            ..defaults()
+        };
+        let err = sb.refused(&zst(&tar), &opts);
+        assert!(matches!(err, UnpackError::TooLarge { .. }), "{err}");
+        assert!(
+            err.to_string().contains("after the end-of-archive"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    /// Issue 17's bomb: eight 1 MiB pax global headers before each of many empty files, a
+    /// small .tar.zst that decompresses to gigabytes of headers. They were not counted, and the
+    /// archive was accepted after decompressing it all twice.
+    fn pax_bomb(files: u32) -> Vec<u8> {
+        const RECORD: usize = 1 << 20;
+        let mut record = format!("{RECORD} comment=").into_bytes();
+        record.resize(RECORD - 1, b'x');
+        record.push(b'\n');
+        let pax = header(
+            "pax_global_header",
+            EntryType::XGlobalHeader,
+            RECORD as u64,
+            0o644,
+            "",
+        );
+        let mut eight = Vec::new();
+        for _ in 0..8 {
+            eight.extend_from_slice(pax.as_bytes());
+            eight.extend_from_slice(&record);
+        }
+        // zstd frames concatenate into one stream: the 8 MiB of headers are compressed once.
+        let eight = zst(&eight);
+        let mut bomb = Vec::new();
+        for i in 0..files {
+            bomb.extend_from_slice(&eight);
+            let file = header(&format!("f{i}"), EntryType::Regular, 0, 0o644, "");
+            bomb.extend(zst(file.as_bytes()));
+        }
+        bomb.extend(zst(&[0; 1024]));
+        bomb
+    }
+
+    #[test]
+    fn refuses_an_extension_header_bomb_quickly() {
+        let sb = Sandbox::new();
+        let bomb = pax_bomb(256);
+        assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+        let opts = UnpackOptions {
+            max_bytes: 1 << 20,
+            ..defaults()
+        };
+        let started = Instant::now();
+        let err = sb.refused(&bomb, &opts);
+        let took = started.elapsed();
+        assert!(
+            matches!(&err, UnpackError::TooMuchMetadata { entry, limit } if entry == "pax_global_header" && *limit == 256 << 10),
+            "{err}"
+        );
+        assert!(!err.to_string().contains('\n'), "{err}");
+        // It stops at the first header: milliseconds, where it took 3.4 s.
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+        assert!(sb.target_is_empty());
+        // With the default caps the 64 MiB metadata cap stops it.
+        let err = sb.refused(&bomb, &defaults());
+        assert!(
+            matches!(err, UnpackError::TooMuchMetadata { limit, .. } if limit == 64 << 20),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    #[test]
+    fn metadata_cap_is_a_quarter_of_the_size_cap_up_to_64_mib() {
+        assert_eq!(metadata_cap(1 << 20), 256 << 10);
+        assert_eq!(metadata_cap(DEFAULT_MAX_BYTES), 64 << 20);
+        assert_eq!(metadata_cap(u64::MAX), 64 << 20);
     }
 
     /// Found by fuzz/ (target `unpack`): data carried by a directory entry was read through
@@ -2653,6 +3162,202 @@ mod tests {
         assert!(sb.target_is_empty());
     }
 
+    // --- all or nothing ------------------------------------------------------------------------
+
+    /// Everything under `dir` but times: type, mode, owner, inode, link count, and content or
+    /// link target. A file put back keeps its inode.
+    fn state(dir: &Path) -> BTreeMap<String, String> {
+        fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+            for entry in fs::read_dir(dir).expect("read_dir") {
+                let path = entry.expect("entry").path();
+                let meta = fs::symlink_metadata(&path).expect("metadata");
+                let what = if meta.is_symlink() {
+                    format!("-> {:?}", fs::read_link(&path).expect("read_link"))
+                } else if meta.is_file() {
+                    format!("{:?}", fs::read(&path).expect("read"))
+                } else {
+                    String::new()
+                };
+                let rel = path
+                    .strip_prefix(base)
+                    .expect("under base")
+                    .display()
+                    .to_string();
+                let line = format!(
+                    "{:o} {}:{} ino {} links {} {what}",
+                    meta.mode(),
+                    meta.uid(),
+                    meta.gid(),
+                    meta.ino(),
+                    meta.nlink()
+                );
+                out.insert(rel, line);
+                if meta.is_dir() {
+                    walk(base, &path, out);
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    /// A target that already holds what a patch replaces: a file, a symlink, a hard link
+    /// (to `keep`), a read-only directory and a file in it.
+    fn populated() -> Sandbox {
+        let sb = Sandbox::new();
+        fs::create_dir(sb.dest.join("etc")).expect("etc");
+        fs::write(sb.dest.join("etc/conf"), "old conf\n").expect("conf");
+        fs::write(sb.dest.join("keep"), "keep\n").expect("keep");
+        fs::hard_link(sb.dest.join("keep"), sb.dest.join("etc/hard")).expect("hard link");
+        symlink("conf", sb.dest.join("etc/link")).expect("symlink");
+        fs::create_dir(sb.dest.join("ro")).expect("ro");
+        fs::write(sb.dest.join("ro/f"), "f\n").expect("ro/f");
+        fs::set_permissions(sb.dest.join("ro"), fs::Permissions::from_mode(0o555)).expect("ro");
+        sb
+    }
+
+    /// Good entries that replace, add and create before the bad one.
+    const GOOD: [Item<'static>; 7] = [
+        File("etc/conf", b"new conf\n", 0o600),
+        File("etc/hard", b"new hard\n", 0o644),
+        File("etc/link", b"a file now\n", 0o644),
+        File("etc/added", b"added\n", 0o644),
+        Dir("newdir/"),
+        File("newdir/deep/f", b"deep\n", 0o644),
+        Symlink("newlink", "etc/conf"),
+    ];
+
+    fn unchanged_after_refusal(sb: &Sandbox, archive: &[u8]) -> UnpackError {
+        let before = state(&sb.dest);
+        let opts = UnpackOptions {
+            strip: Some(0),
+            ..defaults()
+        };
+        let err = sb.refused(archive, &opts);
+        assert_eq!(state(&sb.dest), before, "the destination changed: {err}");
+        err
+    }
+
+    /// Issue 17: a zip whose second entry had a bad CRC was refused, but its first entry stayed
+    /// written.
+    #[test]
+    fn a_zip_with_a_bad_crc_leaves_the_destination_as_it_was() {
+        let sb = populated();
+        let bad_data: &[u8] = b"this entry's checksum is wrong";
+        let items = [GOOD[0], File("bad", bad_data, 0o644), GOOD[3]];
+        let zip = zip_of(&items);
+        let mut crc = flate2::Crc::new();
+        crc.update(bad_data);
+        let right = crc.sum().to_le_bytes();
+        let wrong = (crc.sum() ^ 1).to_le_bytes();
+        let err = unchanged_after_refusal(&sb, &replace_all(&zip, &right, &wrong));
+        assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+        // And with everything else before it.
+        let items: Vec<Item<'_>> = GOOD.iter().copied().chain([items[1]]).collect();
+        let zip = zip_of(
+            &items
+                .iter()
+                .copied()
+                .filter(|i| !matches!(i, Symlink(..)))
+                .collect::<Vec<_>>(),
+        );
+        unchanged_after_refusal(&sb, &replace_all(&zip, &right, &wrong));
+    }
+
+    #[test]
+    fn a_truncated_tar_leaves_the_destination_as_it_was() {
+        let sb = populated();
+        let tar = tar_of(&GOOD);
+        let tar_gz = gz(&tar);
+        let cuts = [
+            tar_gz[..tar_gz.len() * 2 / 3].to_vec(),
+            tar_gz[..tar_gz.len() - 4].to_vec(),
+            tar[..tar.len() - 1024].to_vec(),
+        ];
+        for archive in cuts {
+            let err = unchanged_after_refusal(&sb, &archive);
+            assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_entry_refused_after_good_ones_leaves_the_destination_as_it_was() {
+        let sb = populated();
+        let escape = [Symlink("out", "../outside"), File("out/pwned", b"x", 0o644)];
+        let items: Vec<Item<'_>> = GOOD.iter().chain(&escape).copied().collect();
+        for archive in [tar_of(&items), gz(&tar_of(&items))] {
+            let err = unchanged_after_refusal(&sb, &archive);
+            assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
+        }
+        // A file over a directory fails in the writing pass too, as does a hard link to a
+        // file that is not there.
+        let items: Vec<Item<'_>> = GOOD
+            .iter()
+            .copied()
+            .chain([File("ro", b"x", 0o644)])
+            .collect();
+        let err = unchanged_after_refusal(&sb, &tar_of(&items));
+        assert!(matches!(err, UnpackError::IsADirectory { .. }), "{err}");
+        let items: Vec<Item<'_>> = GOOD
+            .iter()
+            .copied()
+            .chain([Hardlink("h", "nowhere")])
+            .collect();
+        let err = unchanged_after_refusal(&sb, &tar_of(&items));
+        assert!(matches!(err, UnpackError::HardlinkTarget { .. }), "{err}");
+        fs::set_permissions(sb.dest.join("ro"), fs::Permissions::from_mode(0o755)).expect("rw");
+    }
+
+    #[test]
+    fn a_refused_unpack_removes_the_dest_it_created() {
+        let sb = Sandbox::new();
+        let items = [
+            File("a", b"a", 0o644),
+            Symlink("out", "/"),
+            File("out/x", b"x", 0o644),
+        ];
+        let archive = sb.write_archive(&tar_of(&items));
+        let err = unpack(&archive, &sb.dest.join("new/deeper"), &defaults()).expect_err("refused");
+        assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
+        assert!(sb.target_is_empty(), "{:?}", state(&sb.dest));
+        // Refused by the checking pass: the same.
+        let archive = sb.write_archive(&tar_of(&[File("../x", b"x", 0o644)]));
+        unpack(&archive, &sb.dest.join("new"), &defaults()).expect_err("refused");
+        assert!(sb.target_is_empty(), "{:?}", state(&sb.dest));
+    }
+
+    #[test]
+    fn a_successful_unpack_leaves_nothing_set_aside() {
+        let sb = populated();
+        let opts = UnpackOptions {
+            strip: Some(0),
+            ..defaults()
+        };
+        sb.unpack(&tar_of(&GOOD), &opts).expect("unpack");
+        let after = state(&sb.dest);
+        assert!(
+            after.keys().all(|k| !k.contains(".hookinit-undo")),
+            "{after:#?}"
+        );
+        assert_eq!(
+            fs::read(sb.dest.join("etc/conf")).expect("conf"),
+            b"new conf\n"
+        );
+        assert_eq!(
+            fs::read(sb.dest.join("keep")).expect("keep"),
+            b"keep\n",
+            "not through the hard link"
+        );
+        assert_eq!(fs::metadata(sb.dest.join("keep")).expect("keep").nlink(), 1);
+        assert!(
+            fs::symlink_metadata(sb.dest.join("etc/link"))
+                .expect("link")
+                .is_file()
+        );
+        fs::set_permissions(sb.dest.join("ro"), fs::Permissions::from_mode(0o755)).expect("rw");
+    }
+
     #[test]
     fn refuses_truncated_gzip() {
         let sb = Sandbox::new();
@@ -2720,6 +3425,90 @@ mod tests {
         assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
         let err = sb.refused(&zip_of(&[File("../x", b"x", 0o644)]), &defaults());
         assert!(matches!(err, UnpackError::ParentDir { .. }), "{err}");
+    }
+
+    /// Issue 17: a zip naming one file twice was unpacked, the last copy silently winning.
+    #[test]
+    fn refuses_a_zip_that_names_a_file_twice() {
+        let sb = Sandbox::new();
+        let zip = zip_of(&[
+            File("ok", b"ok", 0o644),
+            File("etc/dup1", b"first", 0o644),
+            File("etc/dup2", b"second", 0o644),
+        ]);
+        // Same length, so only the names change (they are in no checksum).
+        let dup = replace_all(&zip, b"etc/dup2", b"etc/dup1");
+        let err = sb.refused(&dup, &defaults());
+        assert!(
+            matches!(&err, UnpackError::DuplicateName { entry } if entry == "etc/dup1"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+        // Two spellings of one path are one name too.
+        let zip = zip_of(&[File("etc/a", b"1", 0o644), File("etc//a", b"2", 0o644)]);
+        let err = sb.refused(&zip, &defaults());
+        assert!(
+            matches!(&err, UnpackError::DuplicateName { entry } if entry == "etc//a"),
+            "{err}"
+        );
+        assert!(sb.target_is_empty());
+    }
+
+    fn replace_all(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+        assert_eq!(from.len(), to.len());
+        let mut out = bytes.to_vec();
+        let mut i = 0;
+        while let Some(at) = out[i..].windows(from.len()).position(|w| w == from) {
+            out[i + at..i + at + to.len()].copy_from_slice(to);
+            i += at + to.len();
+        }
+        out
+    }
+
+    /// Issue 17: a `dest` that was a symlink was followed.
+    #[test]
+    fn refuses_a_dest_that_is_a_symlink() {
+        let sb = Sandbox::new();
+        let link = sb.tmp.path().join("link");
+        symlink("outside", &link).expect("symlink");
+        let archive = sb.write_archive(&tar_of(&[File("x", b"x", 0o644)]));
+        let err = unpack(&archive, &link, &defaults()).expect_err("followed a symlink dest");
+        assert!(matches!(err, UnpackError::DestSymlink { .. }), "{err}");
+        let real = sb.tmp.path().canonicalize().expect("tmp").join("outside");
+        let message = err.to_string();
+        assert!(message.contains("is a symlink (to outside)"), "{message}");
+        assert!(
+            message.ends_with(&format!("give the real path, {}", real.display())),
+            "{message}"
+        );
+        assert!(!sb.tmp.path().join("outside/x").exists());
+    }
+
+    #[test]
+    fn refuses_a_dest_whose_path_goes_through_a_symlink() {
+        let sb = Sandbox::new();
+        symlink("outside", sb.tmp.path().join("link")).expect("symlink");
+        let archive = sb.write_archive(&tar_of(&[File("x", b"x", 0o644)]));
+        let dest = sb.tmp.path().join("link/sub/deeper");
+        let err = unpack(&archive, &dest, &defaults()).expect_err("followed a symlink");
+        assert!(
+            matches!(&err, UnpackError::DestSymlink { link, .. } if link.ends_with("link")),
+            "{err}"
+        );
+        assert!(
+            !sb.tmp.path().join("outside/sub").exists(),
+            "nothing created"
+        );
+    }
+
+    #[test]
+    fn a_missing_dest_is_created() {
+        let sb = Sandbox::new();
+        let archive = sb.write_archive(&tar_of(&[File("x", b"x", 0o644)]));
+        let dest = sb.dest.join("new/./deeper");
+        let report = unpack(&archive, &dest, &defaults()).expect("unpack");
+        assert_eq!(fs::read(sb.dest.join("new/deeper/x")).expect("x"), b"x");
+        assert_eq!(report.dest, sb.dest.join("new/deeper"));
     }
 
     #[test]
