@@ -537,6 +537,32 @@ fn fstree_local_path_and_file_url_with_sha256() {
     assert!(!root.target().join("local.txt").exists());
 }
 
+/// A local source that is a fifo would hold the start until pre-exec's 600 s deadline: it is
+/// refused at once, in one line, and nothing starts.
+#[test]
+fn fstree_local_fifo_is_refused_at_once() {
+    let root = Root::new();
+    let store = tempdir();
+    let fifo = store.path().join("fix.tar.gz");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let asked = std::time::Instant::now();
+    let f = run_debug(
+        Mode::Pid1,
+        &format!("fstree={},dest={}", fifo.display(), root.t()),
+        &MAIN,
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_refused(&f, "not a regular file");
+}
+
 // ---------------------------------------------------------------------------------------------
 // fstree: network failures
 

@@ -302,7 +302,7 @@ pub fn unpack(
 ) -> Result<UnpackReport, UnpackError> {
     let start = Instant::now();
     let pinned = opts.sha256.as_deref().map(parse_sha256).transpose()?;
-    let file = File::open(archive).map_err(|source| UnpackError::Read {
+    let file = open_archive(archive).map_err(|source| UnpackError::Read {
         path: archive.to_path_buf(),
         source,
     })?;
@@ -403,6 +403,22 @@ fn sha256_file(file: &File, stop: &AtomicBool) -> io::Result<String> {
 
 // ---------------------------------------------------------------------------------------------
 // Format detection and decoding
+
+/// Opens the archive without blocking (a fifo would wait for a writer, past every deadline) and
+/// refuses what is not a regular file, as opened (no window between a check and the open).
+fn open_archive(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(
+            "not a regular file (a fifo, a device or a directory): give an archive file",
+        ));
+    }
+    Ok(file)
+}
 
 fn detect_format(file: &File, path: &Path) -> Result<Format, UnpackError> {
     let mut head = [0u8; 512];
@@ -2315,6 +2331,18 @@ mod tests {
 
     fn defaults() -> UnpackOptions {
         UnpackOptions::default()
+    }
+
+    #[test]
+    fn an_archive_that_is_a_fifo_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fix.tar");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let dest = dir.path().join("dest");
+        fs::create_dir(&dest).unwrap();
+        let err = unpack(&fifo, &dest, &UnpackOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert_eq!(fs::read_dir(&dest).unwrap().count(), 0);
     }
 
     #[test]
