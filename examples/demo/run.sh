@@ -59,7 +59,7 @@ if [ "$profile" = dist ]; then
     cargo build --profile dist --target $target -p hookinit
     bin=$root/target/$target/dist/hookinit
 else
-    step "building hookinit, the static binary (debug build; 10-20 min cold on 2 cores, --dist for the release one)"
+    step "building hookinit, the static binary (debug build; about 20 min cold on 2 cores, --dist for the release one)"
     cargo build --target $target -p hookinit
     bin=$root/target/$target/debug/hookinit
 fi
