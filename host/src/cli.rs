@@ -53,7 +53,7 @@ pub const USAGE: &str =
 /// Runs PROGRAM as the main process, forwards signals to it, reaps zombies and exits with its
 /// status. With DEBUG=stayalive it stays up after a crash so that you can `docker exec` in.
 #[derive(Debug, Default, Parser)]
-#[command(name = "hookinit", version, after_help = after_help(), max_term_width = 100)]
+#[command(name = "hookinit", version, max_term_width = 100)]
 pub struct Cli {
     /// Forward signals to the main process's whole process group, not only to the process
     /// (reaches grandchildren behind a shell).
@@ -118,12 +118,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Parsed {
     use clap::error::ErrorKind;
     match Cli::try_parse_from(args) {
         Ok(cli) => Parsed::Run(cli),
-        Err(err)
-            if matches!(
-                err.kind(),
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-            ) =>
-        {
+        // The long text after the flags is built only when asked for, not at every start.
+        Err(err) if err.kind() == ErrorKind::DisplayHelp => {
+            use clap::CommandFactory;
+            let _ = Cli::command().after_help(after_help()).print_long_help();
+            Parsed::Exit(0)
+        }
+        Err(err) if err.kind() == ErrorKind::DisplayVersion => {
             let _ = err.print();
             Parsed::Exit(0)
         }
