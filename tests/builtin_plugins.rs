@@ -136,6 +136,8 @@ struct Member<'a> {
     link: &'a str,
     data: &'a [u8],
     mode: u32,
+    /// Owner and group (0 unless a test says otherwise).
+    owner: u64,
 }
 
 fn file<'a>(name: &'a str, data: &'a [u8]) -> Member<'a> {
@@ -145,6 +147,7 @@ fn file<'a>(name: &'a str, data: &'a [u8]) -> Member<'a> {
         link: "",
         data,
         mode: 0o644,
+        owner: 0,
     }
 }
 
@@ -155,6 +158,7 @@ fn dir(name: &str) -> Member<'_> {
         link: "",
         data: b"",
         mode: 0o755,
+        owner: 0,
     }
 }
 
@@ -165,11 +169,21 @@ fn special<'a>(name: &'a str, kind: u8, link: &'a str) -> Member<'a> {
         link,
         data: b"",
         mode: 0o644,
+        owner: 0,
     }
 }
 
 fn octal(field: &mut [u8], value: u64) {
     let n = field.len() - 1;
+    if value >= 1 << (3 * n) {
+        // GNU's base-256 form for what octal cannot hold (uid 4294967295).
+        field.fill(0);
+        let bytes = value.to_be_bytes();
+        let len = field.len();
+        field[len - 8..].copy_from_slice(&bytes);
+        field[0] |= 0x80;
+        return;
+    }
     let text = format!("{value:0n$o}");
     field[..n].copy_from_slice(text.as_bytes());
     field[n] = 0;
@@ -186,8 +200,8 @@ fn tar(members: &[Member<'_>]) -> Vec<u8> {
         );
         h[..m.name.len()].copy_from_slice(m.name.as_bytes());
         octal(&mut h[100..108], u64::from(m.mode));
-        octal(&mut h[108..116], 0);
-        octal(&mut h[116..124], 0);
+        octal(&mut h[108..116], m.owner);
+        octal(&mut h[116..124], m.owner);
         octal(&mut h[124..136], m.data.len() as u64);
         octal(&mut h[136..148], 1_600_000_000);
         h[156] = m.kind;
@@ -756,6 +770,7 @@ fn pax_bomb(files: usize) -> Vec<u8> {
         link: "",
         data: &record,
         mode: 0o644,
+        owner: 0,
     };
     // `tar` ends its output with the end-of-archive marker: cut it off the members.
     let unmarked = |members: &[Member<'_>]| {
@@ -846,6 +861,54 @@ fn fstree_all_or_nothing_after_good_entries() {
         file("out/pwned.txt", b"x"),
     ]));
     refused_over(&root, "fix.tar.gz", archive, "leads outside");
+}
+
+/// Set-id bits stay only where the owner they were meant for was applied: uid/gid 4294967295
+/// is chown's "no change", so the file would stay root's, and setuid root it must not be.
+#[test]
+fn fstree_drops_set_id_bits_whose_owner_was_not_applied() {
+    use std::os::unix::fs::MetadataExt;
+    let server = Server::start();
+    let root = Root::new();
+    let mut suid = file("suid", b"#!/bin/sh\n");
+    suid.mode = 0o6755;
+    suid.owner = 4_294_967_295;
+    let mut kept = file("kept", b"#!/bin/sh\n");
+    kept.mode = 0o4755;
+    kept.owner = 0;
+    let url = server.put("ids.tgz", gz(&tar(&[suid, kept])));
+    let f = run_debug(
+        Mode::Pid1,
+        &format!("fstree={url},dest={}", root.t()),
+        &MAIN,
+    );
+    assert_started(&f);
+    let meta = std::fs::metadata(root.target().join("suid")).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o755, "{:o}", meta.mode());
+    assert_eq!((meta.uid(), meta.gid()), (0, 0));
+    let meta = std::fs::metadata(root.target().join("kept")).unwrap();
+    assert_eq!(
+        meta.mode() & 0o7777,
+        0o4755,
+        "root's own setuid, applied: kept"
+    );
+}
+
+/// A zip naming one path twice (two spellings of it here) is refused before anything is
+/// written: which copy wins would depend on the tool.
+#[test]
+fn fstree_refuses_a_zip_that_names_a_file_twice() {
+    let archive = zip(&[("etc/a.conf", &b"one"[..]), ("etc//a.conf", &b"two"[..])]);
+    let server = Server::start();
+    let root = Root::new();
+    let url = server.put("twice.zip", archive);
+    let f = run_debug(
+        Mode::Pid1,
+        &format!("fstree={url},dest={}", root.t()),
+        &MAIN,
+    );
+    assert_refused(&f, "twice");
+    assert!(!root.target().join("etc").exists());
 }
 
 #[test]
