@@ -667,18 +667,28 @@ fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<(Vec<u8>, TarSizes)> {
         h.set_cksum();
         h
     };
+    // An extension record (pax, GNU long name or link): its header, then its data, which counts
+    // as metadata.
+    let extension = |builder: &mut tar::Builder<Vec<u8>>,
+                     metadata: &mut u64,
+                     name: &[u8],
+                     kind: EntryType,
+                     data: &[u8]| {
+        let h = header(name, kind, data.len() as u64, 0o644, b"");
+        *metadata += data.len() as u64;
+        builder.append(&h, data).ok()
+    };
     for entry in entries {
         if let Some(len) = entry.comment {
             let comment = pax_record("comment", &"c".repeat(usize::from(len)));
-            let h = header(
+            let kind = EntryType::XGlobalHeader;
+            extension(
+                &mut builder,
+                &mut metadata,
                 b"pax_global_header",
-                EntryType::XGlobalHeader,
-                comment.len() as u64,
-                0o644,
-                b"",
-            );
-            builder.append(&h, &comment[..]).ok()?;
-            metadata += comment.len() as u64;
+                kind,
+                &comment,
+            )?;
         }
         let name = entry.name.0.render(sb);
         let (kind, data, mode, link): (EntryType, Vec<u8>, u32, String) = match &entry.kind {
@@ -706,40 +716,24 @@ fn tar_of(entries: &[Entry], sb: &Sandbox) -> Option<(Vec<u8>, TarSizes)> {
             if long_name {
                 let mut n = name.clone().into_bytes();
                 n.push(0);
-                let h = header(
-                    b"././@LongLink",
-                    EntryType::GNULongName,
-                    n.len() as u64,
-                    0o644,
-                    b"",
-                );
-                builder.append(&h, &n[..]).ok()?;
-                metadata += n.len() as u64;
+                let kind = EntryType::GNULongName;
+                extension(&mut builder, &mut metadata, b"././@LongLink", kind, &n)?;
             }
             if long_link {
                 let mut l = link.clone().into_bytes();
                 l.push(0);
-                let h = header(
-                    b"././@LongLink",
-                    EntryType::GNULongLink,
-                    l.len() as u64,
-                    0o644,
-                    b"",
-                );
-                builder.append(&h, &l[..]).ok()?;
-                metadata += l.len() as u64;
+                let kind = EntryType::GNULongLink;
+                extension(&mut builder, &mut metadata, b"././@LongLink", kind, &l)?;
             }
         }
         if !pax.is_empty() {
-            let h = header(
+            extension(
+                &mut builder,
+                &mut metadata,
                 b"PaxHeaders/x",
                 EntryType::XHeader,
-                pax.len() as u64,
-                0o644,
-                b"",
-            );
-            builder.append(&h, &pax[..]).ok()?;
-            metadata += pax.len() as u64;
+                &pax,
+            )?;
         }
         // With a long name or pax path the header's own field holds a decoy, like tar's
         // truncated copy.
