@@ -532,7 +532,7 @@ def build_dist(out: Path, no_compiler: bool) -> Path:
     `out` (both variants build to the same path)."""
     cmd = ["cargo", "build", "--profile", "dist", "--target", "x86_64-unknown-linux-musl", "-p", "hookinit"]
     if no_compiler:
-        cmd.append("--no-default-features")
+        cmd += ["--no-default-features", "--features", "plugins"]
     built = cargo_build(cmd, "; rustup target add x86_64-unknown-linux-musl; apt-get install musl-tools")
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(built, out)

@@ -540,3 +540,25 @@ fn stop_within_a_second(mut r: Running) -> Finished {
     );
     done
 }
+
+/// `hookinit plugin SUB --help` (the image-build tool of the build with plugins) answers for
+/// every subcommand, with status 0.
+#[test]
+fn help_works_for_every_plugin_subcommand() {
+    for sub in ["compile", "inspect", "check", "list"] {
+        let done = run(Mode::Plain, &["plugin", sub, "--help"]);
+        assert_eq!(
+            done.code(),
+            0,
+            "plugin {sub} --help: {}",
+            done.stderr_text()
+        );
+        assert!(
+            done.stdout
+                .iter()
+                .any(|l| l.starts_with("usage: hookinit plugin")),
+            "plugin {sub} --help: {:?}",
+            done.stdout
+        );
+    }
+}

@@ -11,8 +11,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use hookinit::config::plan::{Grants, PluginSource, PluginSpec};
-use hookinit::plugins::{
+use hookinit_init::config::plan::{Grants, PluginSource, PluginSpec};
+use hookinit_plugin_host::{
     CommandSpec, ExitAction, ExitInfo, Hook, HookFailure, Limits, Plugins, Reply, Request,
     SignalAction,
 };
@@ -36,7 +36,7 @@ fn built() -> &'static Built {
         unsafe { std::env::set_var("HOOKINIT_CACHE_DIR", &cache) };
         // The runtime runs in this process: the lines its deliberately broken plugins cause are
         // kept here, not printed among the test results.
-        hookinit::log::redirect(|line| LOG.lock().unwrap().push(line.to_owned()));
+        hookinit_init::log::redirect(|line| LOG.lock().unwrap().push(line.to_owned()));
         let out =
             common::build_plugins(&["hookinit-test-behave", "hookinit-test-wit-v1", "sigguard"]);
         Built {
@@ -686,14 +686,14 @@ fn on_signal_round_trip_is_fast() {
 #[test]
 #[ignore = "a measurement, not a check"]
 fn startup_costs() {
-    use hookinit::plugins::{builtin, cache::Cache, engine, load};
+    use hookinit_plugin_host::{builtin, cache::Cache, engine, load};
     let wasm = std::fs::read(&built().behave).unwrap();
     let median = |mut v: Vec<Duration>| {
         v.sort();
         v[v.len() / 2]
     };
     let t = Instant::now();
-    let engine = engine::engine(hookinit::plugins::TARGET).unwrap();
+    let engine = engine::engine(hookinit_plugin_host::TARGET).unwrap();
     eprintln!("Engine::new: {:?}", t.elapsed());
     let cold: Vec<Duration> = (0..3)
         .map(|_| {
@@ -761,7 +761,7 @@ fn startup_costs() {
 // ---- hookinit plugin compile|inspect|check ----------------------------------------------------
 
 fn cli(args: &[&str]) -> i32 {
-    hookinit::plugins::cli::main_plugin_cli(args.iter().map(Into::into).collect())
+    hookinit_plugin_host::cli::main_plugin_cli(args.iter().map(Into::into).collect())
 }
 
 #[test]
@@ -857,7 +857,7 @@ fn serve(body: Vec<u8>, n: usize) -> String {
 #[test]
 fn url_plugins_are_fetched_once_then_come_from_the_cache() {
     let wasm = std::fs::read(&built().behave).unwrap();
-    let sha = hookinit::plugins::cache::sha256_hex(&wasm);
+    let sha = hookinit_plugin_host::cache::sha256_hex(&wasm);
     let url = serve(wasm, 1);
     let mut remote = behave("remote", &[("on-signal", "as:12")]);
     remote.source = PluginSource::Url(url.clone());

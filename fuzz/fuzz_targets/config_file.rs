@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use hookinit::config::file::{self, FileError};
+use hookinit_init::config::file::{self, FileError};
 use libfuzzer_sys::fuzz_target;
 
 const ORIGIN: &str = "/etc/hookinit.toml";

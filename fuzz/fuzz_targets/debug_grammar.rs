@@ -8,8 +8,8 @@
 //! - round trip: a parsed spec written back as DEBUG text parses to the same spec.
 #![no_main]
 
-use hookinit::config::debug::{self, DebugOption, DebugSpec};
-use hookinit::config::plan::PluginSource;
+use hookinit_init::config::debug::{self, DebugOption, DebugSpec};
+use hookinit_init::config::plan::PluginSource;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -33,8 +33,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arbitrary::{Arbitrary, Unstructured};
-use hookinit::services::unpack::metadata_cap;
-use hookinit::services::{UnpackError, UnpackOptions, unpack};
+use hookinit_archive::metadata_cap;
+use hookinit_archive::{UnpackError, UnpackOptions, unpack};
 use libfuzzer_sys::fuzz_target;
 
 /// Small caps so that a decompression bomb costs milliseconds, not seconds.
@@ -331,7 +331,7 @@ impl TarSizes {
     fn check(
         self,
         opts: &UnpackOptions,
-        result: &Result<hookinit::services::UnpackReport, UnpackError>,
+        result: &Result<hookinit_archive::UnpackReport, UnpackError>,
     ) {
         let fits = self.stream <= opts.max_bytes && self.metadata <= metadata_cap(opts.max_bytes);
         let capped = matches!(

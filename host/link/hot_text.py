@@ -27,7 +27,7 @@ resident memory. Both shipped builds, each with its map:
     HOOKINIT_LINK_MAP=/tmp/full.map cargo build --profile dist \
         --target x86_64-unknown-linux-musl -p hookinit
     cp target/x86_64-unknown-linux-musl/dist/hookinit /tmp/full
-    # the same with --no-default-features, to /tmp/lean and /tmp/lean.map
+    # the same with --no-default-features --features plugins, to /tmp/lean and /tmp/lean.map
     python3 host/link/hot_text.py /tmp/full /tmp/full.map /tmp/lean /tmp/lean.map
 
 It prints, per build, how many of the sections that ran were outside `.text.hot`: after

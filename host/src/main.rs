@@ -1,13 +1,24 @@
 //! hookinit's life in one screen, like tini's: take the signals over, read the plan, prepare the
 //! process (subreaper, parent-death signal), then supervise the main process until it ends.
+//!
+//! The crates, wired here: `hookinit-init` is PID 1 (no wasmtime in it); `hookinit-plugin-host`
+//! (cargo feature `plugins`) is the plugin runtime, run in the process PID 1 forks for it, and
+//! `hookinit plugin ...`.
 
 use std::process::ExitCode;
 
-use hookinit::cli::{self, Parsed};
-use hookinit::config;
-use hookinit::signals::takeover::SignalSetup;
-use hookinit::supervise::Supervisor;
-use hookinit::{error, log, warn};
+use hookinit_init::cli::{self, Parsed};
+use hookinit_init::config;
+use hookinit_init::plugin_process::Runtime;
+use hookinit_init::signals::takeover::SignalSetup;
+use hookinit_init::supervise::Supervisor;
+use hookinit_init::{error, log, warn};
+
+/// What the plugin process runs, if this build has plugins.
+#[cfg(feature = "plugins")]
+const RUNTIME: Option<Runtime> = Some(hookinit_plugin_host::serve);
+#[cfg(not(feature = "plugins"))]
+const RUNTIME: Option<Runtime> = None;
 
 fn main() -> ExitCode {
     // `hookinit plugin compile|inspect|check|list ...` is a tool for image builds, not an init:
@@ -15,8 +26,7 @@ fn main() -> ExitCode {
     // named `plugin`.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "plugin") {
-        let code = hookinit::plugins::cli::main_plugin_cli(args[2..].to_vec());
-        return ExitCode::from(code.clamp(0, 255) as u8);
+        return ExitCode::from(plugin_cli(args[2..].to_vec()).clamp(0, 255) as u8);
     }
     // First, before anything can start a thread: threads inherit the signal mask.
     let signals = match SignalSetup::take_over() {
@@ -43,9 +53,9 @@ fn main() -> ExitCode {
     for notice in &loaded.notices {
         warn!("{notice}");
     }
-    hookinit::info!("{}", loaded.plan.summary());
+    hookinit_init::info!("{}", loaded.plan.summary());
     prepare_process(&loaded.plan);
-    let code = Supervisor::new(loaded.plan, signals).run();
+    let code = Supervisor::new(loaded.plan, signals, RUNTIME).run();
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
@@ -64,4 +74,18 @@ fn prepare_process(plan: &config::plan::Plan) {
     {
         warn!("cannot set the parent-death signal {sig}: {err}");
     }
+}
+
+#[cfg(feature = "plugins")]
+fn plugin_cli(args: Vec<std::ffi::OsString>) -> i32 {
+    hookinit_plugin_host::cli::main_plugin_cli(args)
+}
+
+#[cfg(not(feature = "plugins"))]
+fn plugin_cli(_args: Vec<std::ffi::OsString>) -> i32 {
+    error!(
+        "`hookinit plugin` needs a build with plugins (cargo feature `plugins`); this one is an \
+         init only"
+    );
+    2
 }

@@ -14,7 +14,7 @@
 //! failure is an error from the pre-exec hook: the main process is not started (hookinit exits
 //! with status 2, or stays up under `stayalive`).
 //!
-//! Fixed grants (host/src/plugins/sandbox.rs): fetch from the source's host (its redirects may
+//! Fixed grants (crates/plugin-host/src/sandbox.rs): fetch from the source's host (its redirects may
 //! go to any http(s) host), write on the destination and on the scratch directory, read on a
 //! local source. Configuration keys (set by the DEBUG grammar): `source`, `strip`, `sha256`,
 //! `dest`, `max-size` (bytes), `timeout` (milliseconds); `hookinit.scratch` from the host.

@@ -17,7 +17,7 @@
 //!
 //! It never fails the start: what it cannot trace, it says and leaves as it was.
 //!
-//! Fixed grants (host/src/plugins/sandbox.rs): `process.resolve-executable` for any program
+//! Fixed grants (crates/plugin-host/src/sandbox.rs): `process.resolve-executable` for any program
 //! (the `#!` line of executables, nothing else of the file system) and a read-write scratch
 //! directory.
 

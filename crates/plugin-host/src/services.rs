@@ -1,0 +1,107 @@
+//! The bridge from the WIT `fetch` and `archive` imports (already checked against the grants by
+//! sandbox.rs) to the native services (the `hookinit-fetch` and `hookinit-archive` crates).
+//!
+//! This is the only file of the plugin runtime that names the services' types.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::bindings::wit;
+use hookinit_archive::UnpackOptions;
+use hookinit_fetch::FetchOptions;
+use hookinit_values::HostGrant;
+
+/// Downloads `url` into `dest`. `allowed_hosts` restricts every request, redirects included
+/// (`None`: the operator's own download, `plugin=URL`). Local sources (`file://`, paths) are
+/// accepted only when `local_checked` (the caller checked them against a read grant).
+pub fn fetch(
+    url: &str,
+    dest: &Path,
+    options: &wit::FetchOptions,
+    allowed_hosts: Option<Vec<HostGrant>>,
+    local_checked: bool,
+) -> Result<wit::FetchReport, String> {
+    let mut opts = FetchOptions {
+        allowed_hosts,
+        allow_local: local_checked,
+        ..FetchOptions::default()
+    };
+    if let Some(ms) = options.timeout_ms {
+        opts.total_timeout = Duration::from_millis(u64::from(ms));
+    }
+    if let Some(max) = options.max_bytes {
+        opts.max_bytes = max;
+    }
+    let created = local_checked && keep_mode(url, dest);
+    let report = hookinit_fetch::fetch_to_file(url, dest, &opts).map_err(|e| {
+        if created {
+            let _ = std::fs::remove_file(dest);
+        }
+        e.to_string()
+    })?;
+    if let Some(pin) = &options.sha256 {
+        let pin = pin.trim_start_matches("sha256:");
+        if !report.sha256.eq_ignore_ascii_case(pin) {
+            let _ = std::fs::remove_file(dest);
+            return Err(format!(
+                "sha256 of {} is {}, not the pinned {pin}; the file was removed",
+                report.url, report.sha256
+            ));
+        }
+    }
+    Ok(wit::FetchReport {
+        bytes: report.bytes,
+        sha256: report.sha256,
+        final_url: report.url,
+    })
+}
+
+/// A copy of a local file keeps its permission bits (a core file stays readable by its owner
+/// only): the destination is made with them before the fetch service truncates and fills it.
+/// Returns whether it created the destination.
+fn keep_mode(source: &str, dest: &Path) -> bool {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = source.strip_prefix("file://").unwrap_or(source);
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_file()) {
+        let _ = std::fs::set_permissions(dest, std::fs::Permissions::from_mode(mode));
+        false
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(dest)
+            .is_ok()
+    }
+}
+
+/// Unpacks `archive` into `dest`.
+pub fn unpack(
+    archive: &Path,
+    dest: &Path,
+    options: &wit::UnpackOptions,
+) -> Result<wit::UnpackReport, String> {
+    let mut opts = UnpackOptions {
+        strip: options.strip,
+        sha256: options.sha256.clone(),
+        ..UnpackOptions::default()
+    };
+    if let Some(max) = options.max_bytes {
+        opts.max_bytes = max;
+    }
+    let report = hookinit_archive::unpack(archive, dest, &opts).map_err(|e| e.to_string())?;
+    Ok(wit::UnpackReport {
+        files: report.files,
+        dirs: report.dirs,
+        links: report.symlinks + report.hardlinks,
+        bytes: report.bytes,
+        format: report.format.to_string(),
+        strip: report.strip,
+        archive_sha256: report.archive_sha256,
+        elapsed_ms: u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX),
+    })
+}
