@@ -66,6 +66,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn long_values_are_clipped() {
+        let word = "x".repeat(130_000);
+        let shown = clip(&word).to_string();
+        assert!(shown.len() < 200, "{}", shown.len());
+        assert!(shown.ends_with("... (130000 bytes)"), "{shown}");
+        assert_eq!(clip("short").to_string(), "short");
+        let wide = "é".repeat(150);
+        assert!(clip(&wide).to_string().ends_with("... (300 bytes)"));
+    }
+
+    #[test]
     fn formats_for_people() {
         assert_eq!(hex(&[0x00, 0xab, 0x10]), "00ab10");
         assert_eq!(human_bytes(512), "512 B");

@@ -1,8 +1,8 @@
 //! The plugin runtime in a process of its own: what the init's main loop talks to.
 //!
 //! PID 1 forks once, while it still has a single thread, and the child runs the plugin runtime
-//! (a [`Runtime`] the binary supplies: worker and watchdog threads, every wasmtime object). The two talk over a socket pair
-//! (`wire.rs`). Whatever goes wrong in the runtime, a panic (the shipped build aborts on panic),
+//! (a [`Runtime`] the binary supplies: worker and watchdog threads, every wasmtime object). The
+//! two talk over a socket pair (`wire.rs`). Whatever goes wrong in the runtime, a panic (the shipped build aborts on panic),
 //! a crash in native code, memory exhaustion, ends that process and not the init: the init logs
 //! one line, answers what was pending with the defaults, and carries on without plugins.
 //!

@@ -74,7 +74,7 @@ impl StartReport {
 }
 
 /// Where `hook` is in a plugin's subscriptions (`[pre-exec, on-exit, on-signal]`).
-pub fn hook_index(hook: Hook) -> usize {
+fn hook_index(hook: Hook) -> usize {
     match hook {
         Hook::PreExec => 0,
         Hook::OnExit => 1,
