@@ -480,6 +480,58 @@ fn a_frozen_plugin_process_is_killed_at_pid1s_deadline_and_the_signal_still_arri
     assert!(lines[0].contains("plugins are off"), "{}", lines[0]);
 }
 
+/// A hook blocked in a host call (a sleep here) cannot be interrupted inside the plugin process;
+/// PID 1's deadline (on-signal's 50 ms plus its 2 s margin) kills that process, forwards the
+/// signal the hook held, says so in one line, and goes on without plugins.
+#[test]
+fn a_hook_blocked_in_a_host_call_is_ended_by_pid1s_deadline_and_the_signal_arrives() {
+    let printer = signal_printer(&["USR1"]);
+    let debug = behave("config.hooks=on-signal,config.on-signal=sleep:600000");
+    let mut r = start_python(&debug, &["-v"], &printer);
+    let sent = Instant::now();
+    r.signal(libc::SIGUSR1);
+    r.expect_stdout("SIGUSR1");
+    let took = sent.elapsed();
+    assert!(
+        (Duration::from_secs(2)..Duration::from_secs(5)).contains(&took),
+        "the signal arrived after {took:?}"
+    );
+    r.signal(libc::SIGUSR2);
+    let done = r.wait();
+    assert_eq!(done.code(), 0, "{}", done.stderr_text());
+    let lines = done.stderr_lines_with("did not answer an on-signal hook within");
+    assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+    assert!(lines[0].contains("plugins are off"), "{}", lines[0]);
+}
+
+/// An `init` blocked in a host call holds the start only until PID 1's deadline for it (the init
+/// deadline, 30 s, plus the 2 s margin): the plugin process is killed, one line names the
+/// plugin, and the main process starts without plugins.
+#[test]
+fn an_init_blocked_in_a_host_call_is_ended_by_pid1s_deadline() {
+    let debug = behave("config.init=sleep:600000");
+    let started = Instant::now();
+    let r = start(
+        with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 3"]),
+        Mode::Pid1,
+    );
+    let done = r.wait_at_most(Duration::from_secs(60));
+    let took = started.elapsed();
+    assert_eq!(done.code(), 3, "{}", done.stderr_text());
+    assert!(
+        (Duration::from_secs(32)..Duration::from_secs(40)).contains(&took),
+        "the start took {took:?}"
+    );
+    let lines = done.stderr_lines_with("init did not return within 30s");
+    assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+    assert!(lines[0].contains("hookinit_test_behave"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("continuing without plugins"),
+        "{}",
+        lines[0]
+    );
+}
+
 /// SIGTERM while an on-exit hook spins (its deadline is 5 s): PID 1 stops waiting for it at once
 /// and exits with the main process's status.
 #[test]

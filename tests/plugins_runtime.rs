@@ -349,38 +349,6 @@ fn a_plugin_spinning_in_on_signal_is_stopped_at_its_50ms_deadline() {
     assert!(plugins.take_failures().is_empty());
 }
 
-#[test]
-fn a_plugin_blocked_in_a_host_call_does_not_block_the_answers() {
-    let plugins = start(&[behave(
-        "sleepy",
-        &[("on-signal", "sleep:1500"), ("on-exit", "stay")],
-    )]);
-    let t = Instant::now();
-    assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(15));
-    let took = t.elapsed();
-    assert!(
-        took < Duration::from_millis(500),
-        "answered by the watchdog, took {took:?}"
-    );
-    let why = one_failure(&plugins, "sleepy", Hook::OnSignal);
-    assert!(why.contains("blocked in a host call"), "{why}");
-    // While the worker is stuck, requests get default answers at once.
-    let t = Instant::now();
-    assert_eq!(signal_reply(&plugins, 2), SignalAction::Forward(2));
-    assert_eq!(
-        exit_reply(&plugins, ExitInfo::Exited(1)),
-        ExitAction::Propagate
-    );
-    assert!(t.elapsed() < Duration::from_millis(300));
-    // Once it is back, the plugin stays disabled and the runtime serves requests again.
-    std::thread::sleep(Duration::from_millis(1600));
-    assert_eq!(
-        exit_reply(&plugins, ExitInfo::Exited(1)),
-        ExitAction::Propagate
-    );
-    assert!(plugins.take_failures().is_empty());
-}
-
 fn assert_hostile(hook: &str, action: &str, expect: &str) {
     let name = format!("{hook}-{action}");
     let limits = Limits {
@@ -829,7 +797,7 @@ fn threads_added_by_the_runtime() {
     assert_eq!(
         count(),
         before + 2,
-        "the worker and the watchdog, nothing else"
+        "the worker and the interrupt thread, nothing else"
     );
 }
 
