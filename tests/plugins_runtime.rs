@@ -349,6 +349,27 @@ fn a_plugin_spinning_in_on_signal_is_stopped_at_its_50ms_deadline() {
     assert!(plugins.take_failures().is_empty());
 }
 
+/// A guest's sleep (a WASI host call run on tokio) ends on time and the hook's own answer comes
+/// back. (With a current-thread tokio runtime nothing drove the timer: the sleep never ended.)
+#[test]
+fn a_hook_that_sleeps_briefly_answers_itself() {
+    let plugins = start(&[
+        behave("napper", &[("on-exit", "sleep:20")]),
+        behave("decider", &[("on-exit", "exit:7")]),
+    ]);
+    let t = Instant::now();
+    assert_eq!(
+        exit_reply(&plugins, ExitInfo::Exited(0)),
+        ExitAction::ExitWith(7)
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(20),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(plugins.take_failures().is_empty());
+}
+
 fn assert_hostile(hook: &str, action: &str, expect: &str) {
     let name = format!("{hook}-{action}");
     let limits = Limits {
@@ -796,8 +817,8 @@ fn threads_added_by_the_runtime() {
     );
     assert_eq!(
         count(),
-        before + 2,
-        "the worker and the interrupt thread, nothing else"
+        before + 3,
+        "the worker, the interrupt thread and tokio's timer thread, nothing else"
     );
 }
 

@@ -66,9 +66,13 @@ pub fn run(
     events: StartEvents,
 ) {
     block_async_signals();
-    // wasmtime-wasi's sync bindings run their futures on the tokio runtime they find entered;
-    // without one they build a multi-threaded runtime (more threads in PID 1).
-    let rt = match tokio::runtime::Builder::new_current_thread()
+    // wasmtime-wasi's sync bindings run their futures on the tokio runtime they find entered
+    // (`Handle::block_on`); without one they build one with a thread per core. A current-thread
+    // runtime does not do: only `Runtime::block_on` drives its timers, so a guest's sleep never
+    // ended. One worker thread drives them.
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("hookinit-tokio")
         .enable_time()
         .build()
     {
