@@ -16,6 +16,8 @@ pub struct UnpackReport {
     pub format: Format,
     /// The strip level applied (explicit or automatic).
     pub strip: u32,
+    /// The top folder stripped automatically (a source archive's `NAME-REF/`), if one was.
+    pub auto_stripped: Option<String>,
     pub files: u64,
     pub dirs: u64,
     pub symlinks: u64,
@@ -35,7 +37,7 @@ impl fmt::Display for UnpackReport {
         let name = self.archive.file_name().unwrap_or(self.archive.as_os_str());
         write!(
             f,
-            "unpacked {} ({}), {}, {}, {} from {} ({}, strip {}, sha256 {}) into {} in {}",
+            "unpacked {} ({}), {}, {}, {} from {} ({}, strip {}{}, sha256 {}) into {} in {}",
             plural(self.files, "file"),
             human_bytes(self.bytes),
             plural(self.dirs, "dir"),
@@ -44,6 +46,10 @@ impl fmt::Display for UnpackReport {
             Path::new(name).display(),
             self.format,
             self.strip,
+            match &self.auto_stripped {
+                Some(top) => format!(": the archive's one top folder `{top}/`"),
+                None => String::new(),
+            },
             self.archive_sha256,
             self.dest.display(),
             human_duration(self.elapsed),
@@ -79,6 +85,6 @@ mod tests {
             .expect("unpack");
         let line = report.to_string();
         assert!(!line.contains('\n'));
-        assert!(line.starts_with("unpacked 2 files (30 B), 2 dirs, 1 symlink, 0 hard links from archive (tar.gz, strip 1, sha256 "), "{line}");
+        assert!(line.starts_with("unpacked 2 files (30 B), 2 dirs, 1 symlink, 0 hard links from archive (tar.gz, strip 1: the archive's one top folder `repo-main/`, sha256 "), "{line}");
     }
 }

@@ -1,19 +1,42 @@
-//! The automatic strip: one level when every entry lives in a single top folder (GitHub's
-//! `repo-ref/`) that is not a root-filesystem directory such as `etc`.
+//! The automatic strip: one level, only for the shape of a source archive as GitHub and GitLab
+//! serve it, a single top folder named `NAME-REF` (`hookinit-main/`, `app-v1.2.0/`,
+//! `tool-0a1b2c3/`) holding everything. Any other single folder is kept: an archive of `app/x`
+//! unpacks to `/app/x`, of `etc/hosts` to `/etc/hosts`. `strip=N` says otherwise explicitly.
 
-/// Top folders that are part of a root filesystem and therefore never stripped automatically:
-/// an archive of just `etc/` means `/etc`, not the contents of etc at `/`.
-const ROOTFS_DIRS: &[&[u8]] = &[
-    b"bin", b"boot", b"dev", b"etc", b"home", b"lib", b"lib32", b"lib64", b"libx32", b"media",
-    b"mnt", b"opt", b"proc", b"root", b"run", b"sbin", b"srv", b"sys", b"tmp", b"usr", b"var",
-];
-
-/// Watches entry names for a single shared top folder (GitHub's `repo-ref/`).
+/// Watches entry names for a single shared top folder.
 #[derive(Default)]
 pub(crate) struct TopDir {
     name: Option<Vec<u8>>,
     several: bool,
     nested: bool,
+}
+
+/// The strip level an unpack applies, and whether it was decided here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Strip {
+    pub(crate) levels: u32,
+    /// The top folder stripped automatically (`None`: `strip=N` was given, or nothing stripped).
+    pub(crate) wrapper: Option<String>,
+}
+
+impl Strip {
+    /// `explicit` if given, else what the archive's names call for.
+    pub(crate) fn decide(explicit: Option<u32>, top: &TopDir) -> Strip {
+        match (explicit, top.wrapper()) {
+            (Some(levels), _) => Strip {
+                levels,
+                wrapper: None,
+            },
+            (None, Some(name)) => Strip {
+                levels: 1,
+                wrapper: Some(String::from_utf8_lossy(name).into_owned()),
+            },
+            (None, None) => Strip {
+                levels: 0,
+                wrapper: None,
+            },
+        }
+    }
 }
 
 impl TopDir {
@@ -29,16 +52,20 @@ impl TopDir {
         self.nested |= comps.len() > 1;
     }
 
-    pub(crate) fn strip(&self) -> u32 {
-        match &self.name {
-            Some(name)
-                if !self.several && self.nested && !ROOTFS_DIRS.contains(&name.as_slice()) =>
-            {
-                1
-            }
-            _ => 0,
-        }
+    /// The one top folder, if it holds everything and is named like a source archive's.
+    fn wrapper(&self) -> Option<&[u8]> {
+        let name = self.name.as_deref()?;
+        (!self.several && self.nested && is_name_ref(name)).then_some(name)
     }
+}
+
+/// `NAME-REF`: a name and a ref (branch, tag or commit) joined by a hyphen, both non-empty.
+/// No directory of a root filesystem (`etc`, `usr`, ...) has that shape.
+fn is_name_ref(name: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(name);
+    text.split_once('-')
+        .is_some_and(|(name, reference)| !name.is_empty() && !reference.is_empty())
+        && !text.ends_with('-')
 }
 
 #[cfg(test)]
@@ -126,6 +153,46 @@ mod tests {
         };
         sb.unpack(&tar_of(&github_items()), &opts).expect("unpack");
         assert!(sb.dest.join("repo-main/etc/app.conf").is_file());
+    }
+
+    #[test]
+    fn a_top_folder_not_named_like_a_source_archive_is_kept() {
+        // Issue 19: a fix archive of `app/hello.txt` landed at `/hello.txt`.
+        let sb = Sandbox::new();
+        let items = [Dir("app/"), File("app/hello.txt", b"hi", 0o644)];
+        let report = sb.unpack(&tar_of(&items), &defaults()).expect("unpack");
+        assert!(sb.dest.join("app/hello.txt").is_file());
+        assert_eq!((report.strip, &report.auto_stripped), (0, &None));
+        assert!(report.to_string().contains("strip 0,"), "{report}");
+    }
+
+    #[test]
+    fn the_automatic_strip_is_named_in_the_summary() {
+        let sb = Sandbox::new();
+        let report = sb
+            .unpack(&tar_of(&github_items()), &defaults())
+            .expect("unpack");
+        assert_eq!(report.auto_stripped.as_deref(), Some("repo-main"));
+        let line = report.to_string();
+        assert!(
+            line.contains("strip 1: the archive's one top folder `repo-main/`"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn name_ref_shapes() {
+        for yes in [
+            "repo-main",
+            "hookinit-v1.2.0",
+            "tool-0a1b2c3",
+            "my-app-feature-x",
+        ] {
+            assert!(super::is_name_ref(yes.as_bytes()), "{yes}");
+        }
+        for no in ["app", "etc", "-main", "repo-", "usr", ""] {
+            assert!(!super::is_name_ref(no.as_bytes()), "{no}");
+        }
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub fn unpack(
         archive: archive.to_path_buf(),
         dest: tree.dest.clone(),
         format,
-        strip: done.strip,
+        strip: done.strip.levels,
+        auto_stripped: done.strip.wrapper,
         files: done.stats.files,
         dirs: done.stats.dirs,
         symlinks: done.stats.symlinks,
@@ -71,7 +72,7 @@ pub fn unpack(
 
 /// What the writing pass produced.
 pub(crate) struct Done {
-    pub(crate) strip: u32,
+    pub(crate) strip: crate::strip::Strip,
     pub(crate) stats: Stats,
 }
 

@@ -17,7 +17,7 @@ use crate::file::FileAt;
 use crate::format::looks_tar;
 use crate::limits::Limits;
 use crate::read_ahead::{fill, read_ahead};
-use crate::strip::TopDir;
+use crate::strip::{Strip, TopDir};
 use crate::tree::Tree;
 use crate::unpack::{BUF_SIZE, Done, Job};
 use crate::{Format, UnpackError};
@@ -52,8 +52,8 @@ pub(crate) fn unpack_tar(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError
         }
     })?;
 
-    let strip = job.opts.strip.unwrap_or_else(|| top.strip());
-    let mut ex = Extractor::new(tree, job, strip);
+    let strip = Strip::decide(job.opts.strip, &top);
+    let mut ex = Extractor::new(tree, job, strip.levels);
     // Second pass: decompress on the other core while this one writes, as `tar -z` does with
     // its gzip child.
     let written = thread::scope(|scope| {

@@ -14,7 +14,7 @@ use crate::error::lossy;
 use crate::extract::Extractor;
 use crate::file::FileAt;
 use crate::limits::Limits;
-use crate::strip::TopDir;
+use crate::strip::{Strip, TopDir};
 use crate::tree::{Tree, join_path};
 use crate::unpack::{Done, Job};
 
@@ -49,8 +49,8 @@ pub(crate) fn unpack_zip(job: &Job<'_>, tree: &Tree) -> Result<Done, UnpackError
         top.observe(&comps, matches!(head.kind, Kind::Dir));
     }
 
-    let strip = job.opts.strip.unwrap_or_else(|| top.strip());
-    let mut ex = Extractor::new(tree, job, strip);
+    let strip = Strip::decide(job.opts.strip, &top);
+    let mut ex = Extractor::new(tree, job, strip.levels);
     let written = write_zip(job, &mut zip, &mut ex);
     Ok(Done {
         strip,
