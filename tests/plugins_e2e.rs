@@ -13,7 +13,12 @@ use common::*;
 fn wasm(name: &str) -> String {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
-        build_plugins(&["hookinit-test-behave", "hookinit-test-wit-v1", "sigguard"])
+        build_plugins(&[
+            "hookinit-test-behave",
+            "hookinit-test-wit-v1",
+            "sigguard",
+            "coredump",
+        ])
     });
     dir.join(format!("{name}.wasm"))
         .to_str()
@@ -613,4 +618,53 @@ fn help_works_for_every_plugin_subcommand() {
             done.stdout
         );
     }
+}
+
+/// `hookinit plugin check` on every plugin of the repository: NO only for what cannot work
+/// (another WIT major, a granted directory that is not there, an init that fails), "may need"
+/// for what an import would use if called; coredump with its documented grant is OK (issue 18: it
+/// answered NO, demanding a fetch grant it never uses).
+#[test]
+fn plugin_check_answers_no_only_for_what_cannot_work() {
+    let cache = plugin_cache();
+    let cores = tempfile::tempdir().unwrap();
+    let check = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(hookinit_bin());
+        cmd.args(["plugin", "check"])
+            .args(args)
+            .env("HOOKINIT_CACHE_DIR", &cache);
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), text)
+    };
+    let write = format!("write={}", cores.path().display());
+    let (code, out) = check(&[&wasm("coredump"), &write]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(": OK: runs on this hookinit"), "{out}");
+
+    let (code, out) = check(&[&wasm("sigguard")]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("may need"), "{out}");
+
+    let behave = wasm("hookinit_test_behave");
+    let (code, out) = check(&[&behave]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("may need fetch=HOST if it downloads"), "{out}");
+    let (code, out) = check(&[&behave, "fetch=127.0.0.1", &write]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("may need fetch"), "{out}");
+
+    let (code, out) = check(&[&behave, "read=/nonexistent-grant-dir"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("NO: no such directory here: read=/nonexistent-grant-dir"),
+        "{out}"
+    );
+    let (code, out) = check(&[&behave, "config.init=fail:broken"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("NO: ") && out.contains("broken"), "{out}");
+
+    let (code, out) = check(&[&wasm("hookinit_test_wit_v1")]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("NO: this hookinit cannot run it"), "{out}");
 }

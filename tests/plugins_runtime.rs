@@ -775,8 +775,13 @@ fn plugin_cli_compiles_inspects_and_checks() {
     assert_eq!(cli(&["check", &sigguard]), 0, "sigguard needs no grant");
     assert_eq!(
         cli(&["check", &behave]),
+        0,
+        "behave imports fetch but runs without it: a 'may need', not a NO"
+    );
+    assert_eq!(
+        cli(&["check", &behave, "read=/nonexistent-grant-dir"]),
         1,
-        "behave imports fetch: grants missing"
+        "a granted directory that does not exist stops the load"
     );
     let write = format!("write={out}");
     assert_eq!(
