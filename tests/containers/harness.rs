@@ -1,6 +1,6 @@
 //! Harness for the container tests: the static hookinit (built once per run), root filesystems
-//! from busybox-static, podman images and containers, runc bundles, a pseudo-terminal, and a
-//! loopback HTTP server.
+//! from busybox-static, podman images and containers, runc bundles, a pseudo-terminal, and
+//! tarballs to serve from the loopback HTTP server (hookinit-test-http).
 //!
 //! Every image, container and bundle is owned by a guard whose `Drop` removes it, so a failing
 //! assertion leaves nothing behind. Names carry the test process's pid
@@ -14,14 +14,12 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, channel};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::common::DEADLINE;
@@ -652,7 +650,7 @@ impl Run<'_> {
         self
     }
 
-    /// `--network host`: the container's 127.0.0.1 is the test's (for [`HttpServer`]).
+    /// `--network host`: the container's 127.0.0.1 is the test's (for an `HttpServer`).
     pub fn host_network(mut self) -> Self {
         self.network = "host".into();
         self
@@ -1024,113 +1022,6 @@ fn json_field(json: &str, key: &str) -> Option<String> {
     let start = json.find(&open)? + open.len();
     let end = start + json[start..].find('"')?;
     Some(json[start..end].to_string())
-}
-
-// ---------------------------------------------------------------------------------------------
-// A loopback HTTP server (for fstree=http://127.0.0.1:PORT/..., with `Run::host_network`)
-
-/// Serves fixed files over HTTP/1.1 on 127.0.0.1 (a random port) until dropped; records the
-/// request paths. Unknown paths get 404.
-pub struct HttpServer {
-    pub port: u16,
-    pub requests: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl HttpServer {
-    /// `files`: (path such as "/fix.tar.gz", body).
-    pub fn serve(files: Vec<(String, Vec<u8>)>) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().unwrap().port();
-        let files = Arc::new(files);
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (requests, stop) = (requests.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let (files, requests) = (files.clone(), requests.clone());
-                    std::thread::spawn(move || {
-                        let _ = serve_one(stream, &files, &requests);
-                    });
-                }
-            })
-        };
-        HttpServer {
-            port,
-            requests,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// `http://127.0.0.1:PORT/PATH`.
-    pub fn url(&self, path: &str) -> String {
-        format!(
-            "http://127.0.0.1:{}/{}",
-            self.port,
-            path.trim_start_matches('/')
-        )
-    }
-
-    pub fn requested(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-fn serve_one(
-    stream: TcpStream,
-    files: &[(String, Vec<u8>)],
-    requests: &Mutex<Vec<String>>,
-) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(DEADLINE))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
-            break;
-        }
-    }
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or("");
-    let path = parts.next().unwrap_or("").to_string();
-    requests.lock().unwrap().push(path.clone());
-    let mut stream = stream;
-    match files.iter().find(|(p, _)| *p == path) {
-        Some((_, body)) => {
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-                body.len()
-            )?;
-            if method != "HEAD" {
-                stream.write_all(body)?;
-            }
-        }
-        None => {
-            stream.write_all(
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n",
-            )?;
-        }
-    }
-    stream.flush()
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port)); // wakes accept()
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
