@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
+use hookinit_test_http::{HttpServer, Reply};
 
 fn wasm(name: &str) -> String {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -374,20 +375,19 @@ fn sigguard_drops_what_the_main_process_does_not_catch() {
 
 /// Runs `sh -c script` under hookinit as PID 1 with the DEBUG value `debug(url)`, where `url` is
 /// a loopback server that never answers, and SIGKILLs the plugin process once a plugin has
-/// connected to it: the connection says the plugin is at the point the test is about.
+/// asked it: the request says the plugin is at the point the test is about.
 fn kill_the_plugin_process_when_it_connects(
     script: &str,
     debug: impl FnOnce(&str) -> String,
 ) -> Finished {
-    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/x", server.local_addr().unwrap());
+    let server = HttpServer::start();
+    let url = server.route("/x", Reply::silence());
     let debug = debug(&url);
     let mut r = start(
         with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", script]),
         Mode::Pid1,
     );
-    server.set_nonblocking(true).unwrap();
-    let _connection = wait_until("a plugin to connect", || server.accept().ok());
+    server.wait_for_requests(1, DEADLINE);
     let plugins = wait_for_named_child(r.pid(), PLUGIN_PROCESS);
     // SAFETY: kill(2) to hookinit's child, which hookinit cannot reap before it has ended.
     assert_eq!(unsafe { libc::kill(plugins, libc::SIGKILL) }, 0);
@@ -402,17 +402,16 @@ fn a_stop_while_a_plugin_download_stalls_ends_hookinit_within_a_second() {
     let dir = tempdir();
     let marker = dir.path().join("ran");
     let script = format!("touch {}", marker.display());
-    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = HttpServer::start();
     let debug = format!(
-        "plugin=http://{}/p.wasm,unpinned",
-        server.local_addr().unwrap()
+        "plugin={},unpinned",
+        server.route("/p.wasm", Reply::silence())
     );
     let r = start(
         with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", &script]),
         Mode::Pid1,
     );
-    server.set_nonblocking(true).unwrap();
-    let _connection = wait_until("the plugin download to connect", || server.accept().ok());
+    server.wait_for_requests(1, DEADLINE);
     let done = stop_within_a_second(r);
     assert_eq!(done.code(), 143, "{}", done.stderr_text());
     assert!(!marker.exists(), "the main process ran");

@@ -16,6 +16,7 @@ use hookinit_plugin_host::{
     CommandSpec, ExitAction, ExitInfo, Hook, HookFailure, Limits, Plugins, Reply, Request,
     SignalAction,
 };
+use hookinit_test_http as http;
 
 struct Built {
     behave: PathBuf,
@@ -827,43 +828,28 @@ fn threads_added_by_the_runtime() {
     );
 }
 
-/// Serves `body` over HTTP on loopback to at most `n` requests; returns the URL.
-fn serve(body: Vec<u8>, n: usize) -> String {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/plugin.wasm", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(n) {
-            let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(&body);
-        }
-    });
-    url
-}
-
 #[test]
 fn url_plugins_are_fetched_once_then_come_from_the_cache() {
     let wasm = std::fs::read(&built().behave).unwrap();
     let sha = hookinit_plugin_host::cache::sha256_hex(&wasm);
-    let url = serve(wasm, 1);
+    // The cache outlives the run (see `built`): forget the earlier runs' download.
+    let cached = hookinit_plugin_host::cache::Cache::default_dir().join(format!("wasm/{sha}.wasm"));
+    let _ = std::fs::remove_file(cached);
+    let server = http::HttpServer::start();
+    let url = server.route("/plugin.wasm", http::Reply::ok(wasm));
     let mut remote = behave("remote", &[("on-signal", "as:12")]);
     remote.source = PluginSource::Url(url.clone());
     remote.sha256 = Some(sha);
     let plugins = start(std::slice::from_ref(&remote));
     assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(12));
-    // The server is gone (it answered once): the pinned component comes from the cache.
+    // The second start asks the server nothing: the pinned component comes from the cache.
     let plugins = start(&[remote]);
     assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(12));
+    assert_eq!(server.requests(), ["GET /plugin.wasm HTTP/1.1"]);
     // A pin that does not match is refused.
     let mut wrong = behave("wrong", &[]);
-    wrong.source = PluginSource::Url(serve(b"\0asm\r\0\x01\0".to_vec(), 1));
+    wrong.source =
+        PluginSource::Url(server.route("/wrong.wasm", http::Reply::ok(b"\0asm\r\0\x01\0")));
     wrong.sha256 = Some("11".repeat(32));
     let (_p, failures) = Plugins::start(&[wrong]).unwrap();
     assert!(failures[0].reason.contains("sha256"), "{}", failures[0]);
