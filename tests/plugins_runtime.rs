@@ -493,22 +493,20 @@ fn hostile_fetch_without_a_grant_is_denied() {
     );
 }
 
+/// 200,000 lines in one hook: the output is cut at the budget, and the hook runs to its end and
+/// answers (no failure). Its deadline is raised so that a loaded machine's slowness is not what
+/// is measured.
 #[test]
 fn hostile_log_flood_is_cut_and_the_hook_still_answers() {
     let limits = Limits {
         log_bytes_per_call: 2 << 10,
+        on_exit: Duration::from_secs(300),
         ..Limits::default()
     };
     let plugins = start_with(&[behave("flood", &[("on-exit", "flood")])], limits);
-    let t = Instant::now();
     assert_eq!(
         exit_reply(&plugins, ExitInfo::Exited(0)),
         ExitAction::Propagate
-    );
-    assert!(
-        t.elapsed() < Duration::from_secs(5),
-        "flood took {:?}",
-        t.elapsed()
     );
     assert!(plugins.take_failures().is_empty());
 }
