@@ -23,6 +23,35 @@ fn pid1(dir: &Path, debug: Option<&str>, args: &[&str]) -> Running {
     start(cmd, Mode::Pid1)
 }
 
+/// The main process of most tests: prints `ready PID` and waits to be ended.
+const SLEEPER: &str = "echo ready $$; exec sleep 1000";
+
+/// hookinit as PID 1 (with `flags`) running [`SLEEPER`], once it is ready; and the main
+/// process's pid as PID 1 sees it.
+fn sleeper(dir: &Path, flags: &[&str]) -> (Running, String) {
+    let args: Vec<&str> = flags
+        .iter()
+        .copied()
+        .chain(["--", "sh", "-c", SLEEPER])
+        .collect();
+    let mut r = pid1(dir, None, &args);
+    let main = second_word(&r.expect_stdout("ready"));
+    (r, main)
+}
+
+/// Waits for hookinit to exit with `code`; what it wrote.
+fn exits_with(r: Running, code: i32) -> Finished {
+    let done = r.wait();
+    assert_eq!(done.code(), code, "{}", done.stderr_text());
+    done
+}
+
+/// SIGTERM to hookinit, which must exit with `code`.
+fn terminate(mut r: Running, code: i32) -> Finished {
+    r.signal(libc::SIGTERM);
+    exits_with(r, code)
+}
+
 /// `hookinit ctl --pid PID ARGS...` against the run directory `dir`.
 fn ctl(dir: &Path, pid: i32, args: &[&str]) -> Output {
     Command::new(hookinit_bin())
@@ -54,18 +83,13 @@ fn second_word(line: &str) -> String {
 #[test]
 fn status_describes_the_main_process_and_the_socket_goes_at_exit() {
     let dir = tempdir();
-    let mut r = pid1(
-        dir.path(),
-        None,
-        &["--", "sh", "-c", "echo ready $$; exec sleep 1000"],
-    );
-    let main = second_word(&r.expect_stdout("ready"));
+    let (mut r, main) = sleeper(dir.path(), &[]);
     let pid = r.pid();
     let status = ctl_ok(dir.path(), pid, &["status"]);
     for line in [
         "state: running",
         &format!("main pid: {main}"),
-        "program: sh -c echo ready $$; exec sleep 1000",
+        &format!("program: sh -c {SLEEPER}"),
         "restarts: 0",
         "plugins: none",
         "stay: off",
@@ -81,9 +105,7 @@ fn status_describes_the_main_process_and_the_socket_goes_at_exit() {
     assert!(err.contains(&format!("--pid {pid}")), "{err}");
 
     assert!(dir.path().join("ctl.sock").exists());
-    r.signal(libc::SIGTERM);
-    let done = r.wait();
-    assert_eq!(done.code(), 143, "{}", done.stderr_text());
+    terminate(r, 143);
     assert!(
         !dir.path().join("ctl.sock").exists(),
         "the socket was left behind"
@@ -129,9 +151,7 @@ fn restart_starts_the_same_command_again_with_its_output_and_environment() {
     assert!(has_line(&status, "restarts: 1"), "{status}");
     assert!(has_line(&status, &format!("main pid: {again}")), "{status}");
 
-    r.signal(libc::SIGTERM);
-    let done = r.wait();
-    assert_eq!(done.code(), 143, "{}", done.stderr_text());
+    terminate(r, 143);
 }
 
 #[test]
@@ -155,9 +175,7 @@ fn restart_kills_a_main_process_that_ignores_sigterm_after_the_grace() {
     assert!(answer.contains("SIGKILL after 300ms"), "{answer}");
     let again = second_word(&r.expect_stdout("run "));
     assert_ne!(again, first);
-    r.signal(libc::SIGTERM);
-    let done = r.wait();
-    assert_eq!(done.code(), 143, "{}", done.stderr_text());
+    terminate(r, 143);
 }
 
 /// The operator's story: the entrypoint crashes, the container stays, the operator fixes
@@ -173,6 +191,11 @@ fn restart_during_a_stay_brings_the_main_process_back_with_its_output() {
     );
     let mut r = pid1(dir.path(), Some("stayalive"), &["--", "sh", "-c", &script]);
     r.expect_stdout("broken");
+    let hint = r.expect_stderr("try again once fixed:");
+    assert!(
+        hint.ends_with(&format!("{} ctl restart", hookinit_bin())),
+        "{hint}"
+    );
     r.expect_stderr("end it:");
     let pid = r.pid();
     let status = ctl_ok(dir.path(), pid, &["status"]);
@@ -204,9 +227,7 @@ fn restart_during_a_stay_brings_the_main_process_back_with_its_output() {
     assert!(has_line(&status, "state: running"), "{status}");
     assert!(has_line(&status, "restarts: 1"), "{status}");
 
-    r.signal(libc::SIGTERM);
-    let done = r.wait();
-    assert_eq!(done.code(), 143, "{}", done.stderr_text());
+    terminate(r, 143);
 }
 
 /// A main process that crashes (exit 3) when the test writes a line to `fifo`.
@@ -230,9 +251,7 @@ fn stay_on_makes_a_coming_crash_stay() {
     r.expect_stderr("end it:");
     let status = ctl_ok(dir.path(), r.pid(), &["status"]);
     assert!(has_line(&status, "state: staying"), "{status}");
-    r.signal(libc::SIGTERM);
-    let done = r.wait();
-    assert_eq!(done.code(), 3, "{}", done.stderr_text());
+    terminate(r, 3);
 }
 
 #[test]
@@ -246,8 +265,7 @@ fn stay_off_lets_a_coming_crash_end_hookinit_despite_debug_stayalive() {
     let answer = ctl_ok(dir.path(), r.pid(), &["stay", "off"]);
     assert_eq!(answer, "stay off\n");
     std::fs::write(&cue, "crash\n").unwrap();
-    let done = r.wait();
-    assert_eq!(done.code(), 3, "{}", done.stderr_text());
+    let done = exits_with(r, 3);
     assert!(
         !done.stderr_text().contains("stayalive:"),
         "{}",
@@ -258,26 +276,19 @@ fn stay_off_lets_a_coming_crash_end_hookinit_despite_debug_stayalive() {
 #[test]
 fn stop_does_what_sigterm_does_while_running_and_during_a_stay() {
     let dir = tempdir();
-    let mut r = pid1(
-        dir.path(),
-        None,
-        &["--", "sh", "-c", "echo ready $$; exec sleep 1000"],
-    );
-    let main = second_word(&r.expect_stdout("ready"));
+    let (mut r, main) = sleeper(dir.path(), &[]);
     let answer = ctl_ok(dir.path(), r.pid(), &["stop"]);
     assert_eq!(
         answer,
         format!("stopping: SIGTERM to main process {main}\n")
     );
-    let done = r.wait();
-    assert_eq!(done.code(), 143, "{}", done.stderr_text());
+    exits_with(r, 143);
 
     let mut r = pid1(dir.path(), Some("stayalive"), &["--", "sh", "-c", "exit 3"]);
     r.expect_stderr("end it:");
     let answer = ctl_ok(dir.path(), r.pid(), &["stop"]);
     assert_eq!(answer, "stopping: hookinit exits with status 3\n");
-    let done = r.wait();
-    assert_eq!(done.code(), 3, "{}", done.stderr_text());
+    exits_with(r, 3);
 }
 
 /// PID 1 never waits on a client: one that connects and says nothing is told so and dropped
@@ -285,12 +296,7 @@ fn stop_does_what_sigterm_does_while_running_and_during_a_stay() {
 #[test]
 fn a_client_that_never_sends_is_dropped_and_holds_nothing_up() {
     let dir = tempdir();
-    let mut r = pid1(
-        dir.path(),
-        None,
-        &["--", "sh", "-c", "echo ready; exec sleep 1000"],
-    );
-    r.expect_stdout("ready");
+    let (mut r, _) = sleeper(dir.path(), &[]);
     let socket = dir.path().join("ctl.sock");
     let connected = Instant::now();
     let mut silent = UnixStream::connect(&socket).unwrap();
@@ -311,9 +317,7 @@ fn a_client_that_never_sends_is_dropped_and_holds_nothing_up() {
         .map(|_| UnixStream::connect(&socket).unwrap())
         .collect();
     let stop = Instant::now();
-    r.signal(libc::SIGTERM);
-    let done = r.wait();
-    assert_eq!(done.code(), 143, "{}", done.stderr_text());
+    terminate(r, 143);
     assert!(
         stop.elapsed() < Duration::from_secs(1),
         "SIGTERM took {:?}",
@@ -325,12 +329,7 @@ fn a_client_that_never_sends_is_dropped_and_holds_nothing_up() {
 #[test]
 fn a_request_is_one_short_known_line() {
     let dir = tempdir();
-    let mut r = pid1(
-        dir.path(),
-        None,
-        &["--", "sh", "-c", "echo ready; exec sleep 1000"],
-    );
-    r.expect_stdout("ready");
+    let (r, _) = sleeper(dir.path(), &[]);
     let ask = |bytes: &[u8]| {
         let mut stream = UnixStream::connect(dir.path().join("ctl.sock")).unwrap();
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -356,8 +355,7 @@ fn a_request_is_one_short_known_line() {
     assert_eq!(answer.lines().count(), 1, "{answer}");
     let answer = ask(&[b'x'; 100]);
     assert_eq!(answer, "error: a request is one line of at most 64 bytes\n");
-    r.signal(libc::SIGTERM);
-    assert_eq!(r.wait().code(), 143);
+    terminate(r, 143);
 }
 
 /// Only root and hookinit's own user may ask, whatever the socket's mode: here the directory
@@ -370,12 +368,7 @@ fn a_client_that_is_not_root_is_refused() {
     for path in [top.path(), dir.as_path()] {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let mut r = pid1(
-        &dir,
-        None,
-        &["--", "sh", "-c", "echo ready; exec sleep 1000"],
-    );
-    r.expect_stdout("ready");
+    let (mut r, _) = sleeper(&dir, &[]);
     let socket = dir.join("ctl.sock");
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o777)).unwrap();
     use std::os::unix::process::CommandExt;
@@ -394,8 +387,7 @@ fn a_client_that_is_not_root_is_refused() {
     // Nothing was stopped.
     let status = ctl_ok(&dir, r.pid(), &["status"]);
     assert!(has_line(&status, "state: running"), "{status}");
-    r.signal(libc::SIGTERM);
-    assert_eq!(r.wait().code(), 143);
+    terminate(r, 143);
 }
 
 /// A read-only root filesystem, say: hookinit runs on without ctl, says so once at the
@@ -406,12 +398,7 @@ fn without_a_run_directory_hookinit_runs_on_and_ctl_says_what_to_do() {
     let file = top.path().join("file");
     std::fs::write(&file, "").unwrap();
     let dir = file.join("run");
-    let mut r = pid1(
-        &dir,
-        None,
-        &["-v", "--", "sh", "-c", "echo ready; exec sleep 1000"],
-    );
-    r.expect_stdout("ready");
+    let (mut r, _) = sleeper(&dir, &["-v"]);
     let out = ctl(&dir, r.pid(), &["status"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -420,9 +407,7 @@ fn without_a_run_directory_hookinit_runs_on_and_ctl_says_what_to_do() {
         err.contains("--tmpfs /run") && err.contains("HOOKINIT_RUN_DIR"),
         "{err}"
     );
-    r.signal(libc::SIGTERM);
-    let done = r.wait();
-    assert_eq!(done.code(), 143, "{}", done.stderr_text());
+    let done = terminate(r, 143);
     assert_eq!(
         done.stderr_lines_with("hookinit ctl is off").len(),
         1,

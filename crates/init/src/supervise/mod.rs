@@ -590,7 +590,8 @@ impl Supervisor {
                 None
             }
         };
-        stayalive::banner(what, code, limit, env_written);
+        let ctl = self.control.server.is_some() && self.control.can_restart;
+        stayalive::banner(what, code, limit, env_written, ctl);
         let deadline = limit.map(|limit| Instant::now() + limit);
         loop {
             let ctl = self.control.server.as_ref();

@@ -21,7 +21,8 @@ pub fn should_stay(policy: Option<&StayAlive>, ended: Ended, stop_requested: boo
 }
 
 /// Prints the banner. Always printed, whatever the verbosity: it is the reason stayalive exists.
-pub fn banner(what: &str, code: i32, limit: Option<Duration>, env_file: Option<&Path>) {
+/// `ctl` says whether `hookinit ctl` is served (then the banner says how to try again).
+pub fn banner(what: &str, code: i32, limit: Option<Duration>, env_file: Option<&Path>, ctl: bool) {
     let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     // The id the runtime knows the container by; the host name only when there is none to be
     // found (it is the id's prefix unless `--hostname` changed it).
@@ -37,6 +38,14 @@ pub fn banner(what: &str, code: i32, limit: Option<Duration>, env_file: Option<&
     ];
     if let Some(env_file) = env_file {
         lines.push(format!("  its environment:  . {}", env_file.display()));
+    }
+    if ctl {
+        // The path inside the container: the image may not have hookinit on PATH.
+        let me = std::env::current_exe().unwrap_or_else(|_| "hookinit".into());
+        lines.push(format!(
+            "  try again once fixed:  docker exec {host} {} ctl restart",
+            me.display()
+        ));
     }
     let end = match limit {
         Some(limit) => format!(" (or wait {})", humantime::format_duration(limit)),
