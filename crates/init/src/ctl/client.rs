@@ -27,8 +27,8 @@ Commands:
                 period), then starts it again with the same command and environment; its output
                 goes to the container's log as before. During a stay, leaves the stay and starts
                 it again: fix something, then try again. The pre-exec hooks (fstree, verbose,
-                plugins) do not run again: the command they produced is started. hookinit's exit
-                status is then the new run's.
+                plugins) do not run again: the command they produced is started; nor do the
+                on-exit hooks for the run it ends. hookinit's exit status is then the new run's.
   stay on|off   whether the next crash of the main process stays (as DEBUG=stayalive does), from
                 now on, whatever DEBUG said
   stop          what `docker stop` does: SIGTERM to the main process; during a stay, hookinit
