@@ -502,3 +502,137 @@ fn podman_coredump_plugin_from_the_host_collects_a_core() {
     );
     assert!(summary.contains("killed by SIGABRT"), "{summary}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// hookinit ctl, from inside the container (`podman exec CTR hookinit ctl ...`)
+
+/// `hookinit ctl ARGS...`, for a container's `exec_ok`.
+fn ctl<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [HOOKINIT_IN_IMAGE, "ctl"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect()
+}
+
+fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l == line)
+}
+
+/// The operator's story: the entrypoint crashes, the container stays, the operator fixes the
+/// cause with `exec` and restarts the main process from inside; it comes back with its output
+/// in the container's log, and `hookinit ctl stop` ends the container with the new run's status.
+#[test]
+fn podman_ctl_restart_after_a_crash_brings_the_main_process_back_in_the_logs() {
+    const FIXABLE_ENTRYPOINT: &str = r#"#!/bin/sh
+if [ -e /tmp/fixed ]; then
+    echo "entrypoint: fixed, serving"
+    exec sleep 1000
+fi
+echo "entrypoint: cannot reach the database" >&2
+exit 3
+"#;
+    let image = busybox_image(
+        "ctl-restart",
+        &[("/entrypoint.sh", FIXABLE_ENTRYPOINT, 0o755)],
+        &["/entrypoint.sh"],
+    );
+    let ctr = image
+        .run()
+        .env("DEBUG", "stayalive")
+        .detached("ctl-restart", &[]);
+    ctr.wait_for_log("end it:");
+    let hint = ctr.wait_for_log("try again once fixed:");
+    assert!(
+        hint.ends_with(&format!("{HOOKINIT_IN_IMAGE} ctl restart")),
+        "{hint}"
+    );
+    let status = ctr.exec_ok(&ctl(&["status"]));
+    for line in [
+        "state: staying",
+        "program: /entrypoint.sh",
+        "restarts: 0",
+        "stay: on (after a failure)",
+    ] {
+        assert!(has_line(&status, line), "no {line:?} in:\n{status}");
+    }
+
+    ctr.exec_ok(&["touch", "/tmp/fixed"]);
+    let answer = ctr.exec_ok(&ctl(&["restart"]));
+    assert!(
+        answer.starts_with("restarting: leaving the stay"),
+        "{answer}"
+    );
+    assert!(answer.contains("\nmain process "), "{answer}");
+    ctr.wait_for_log("entrypoint: fixed, serving");
+    let logs = ctr.logs();
+    assert!(logs.contains("ctl restart: leaving the stay"), "{logs}");
+    let status = ctr.exec_ok(&ctl(&["status"]));
+    assert!(has_line(&status, "state: running"), "{status}");
+    assert!(has_line(&status, "restarts: 1"), "{status}");
+    assert_eq!(ctr.status(), "running");
+
+    let answer = ctr.exec_ok(&ctl(&["stop"]));
+    assert!(
+        answer.starts_with("stopping: SIGTERM to main process"),
+        "{answer}"
+    );
+    ctr.wait_status("exited");
+    assert_eq!(ctr.exit_code(), 143, "logs:\n{}", ctr.logs());
+}
+
+/// `stay off` at run time beats `DEBUG=stayalive`: the next crash ends the container.
+#[test]
+fn podman_ctl_stay_off_lets_a_crash_end_the_container() {
+    let image = busybox_image("ctl-stay-off", &[], &[]);
+    let ctr = image.run().env("DEBUG", "stayalive").detached(
+        "ctl-stay-off",
+        &[
+            "sh",
+            "-c",
+            "mkfifo /tmp/cue; echo ready; read x < /tmp/cue; exit 3",
+        ],
+    );
+    ctr.wait_for_log("ready");
+    assert_eq!(ctr.exec_ok(&ctl(&["stay", "off"])), "stay off\n");
+    ctr.exec_ok(&["sh", "-c", "echo crash > /tmp/cue"]);
+    ctr.wait_status("exited");
+    assert_eq!(ctr.exit_code(), 3, "logs:\n{}", ctr.logs());
+    assert!(!ctr.logs().contains("end it:"), "{}", ctr.logs());
+}
+
+/// FROM scratch with hookinit and one static program: `hookinit ctl` needs no shell. `stay on`
+/// keeps the container after a crash that DEBUG did not ask to keep; `stop` ends the stay.
+#[test]
+fn podman_ctl_in_a_scratch_image_stay_on_status_and_stop() {
+    let rootfs = Rootfs::scratch().with_hookinit();
+    rootfs.copy(BUSYBOX, "/bin/busybox", 0o755);
+    let image = Image::import(&rootfs, "ctl-scratch", &[]);
+    let ctr = image.run().detached(
+        "ctl-scratch",
+        &[
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "/bin/busybox mkfifo /cue; echo ready; read x < /cue; exit 3",
+        ],
+    );
+    ctr.wait_for_log("ready");
+    let status = ctr.exec_ok(&ctl(&["status"]));
+    assert!(has_line(&status, "state: running"), "{status}");
+    assert!(has_line(&status, "stay: off"), "{status}");
+    assert_eq!(
+        ctr.exec_ok(&ctl(&["stay", "on"])),
+        "stay on (after a failure)\n"
+    );
+    ctr.exec_ok(&["/bin/busybox", "sh", "-c", "echo crash > /cue"]);
+    ctr.wait_for_log("end it:");
+    assert_eq!(ctr.status(), "running", "the container did not stay up");
+    let status = ctr.exec_ok(&ctl(&["status"]));
+    assert!(has_line(&status, "state: staying"), "{status}");
+    assert_eq!(
+        ctr.exec_ok(&ctl(&["stop"])),
+        "stopping: hookinit exits with status 3\n"
+    );
+    ctr.wait_status("exited");
+    assert_eq!(ctr.exit_code(), 3, "logs:\n{}", ctr.logs());
+}

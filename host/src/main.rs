@@ -21,12 +21,17 @@ const RUNTIME: Option<Runtime> = Some(hookinit_plugin_host::serve);
 const RUNTIME: Option<Runtime> = None;
 
 fn main() -> ExitCode {
-    // `hookinit plugin compile|inspect|check|list ...` is a tool for image builds, not an init:
-    // it keeps the default signal handling (Ctrl-C works). `hookinit -- plugin` runs a program
-    // named `plugin`.
+    // `hookinit plugin compile|inspect|check|list ...` is a tool for image builds and `hookinit
+    // ctl ...` one for operators (`docker exec`), not an init: they keep the default signal
+    // handling (Ctrl-C works). `hookinit -- plugin` runs a program named `plugin`.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "plugin") {
         return ExitCode::from(plugin_cli(args[2..].to_vec()).clamp(0, 255) as u8);
+    }
+    if args.get(1).is_some_and(|a| a == "ctl") {
+        return ExitCode::from(
+            hookinit_init::ctl::client::main(args[2..].to_vec()).clamp(0, 255) as u8,
+        );
     }
     // First, before anything can start a thread: threads inherit the signal mask.
     let signals = match SignalSetup::take_over() {

@@ -26,7 +26,9 @@ Environment (each overridden by the flag of the same meaning):
   HOOKINIT_GRACE=2s          grace between SIGTERM and SIGKILL for the main process's group
   HOOKINIT_CONFIG=PATH       configuration file (default /etc/hookinit.toml, optional)
   HOOKINIT_CACHE_DIR=DIR     where compiled plugins are cached (default /tmp/hookinit-cache)
-  HOOKINIT_RUN_DIR=DIR       where stayalive writes `env` for exec'd shells (default /run/hookinit)
+  HOOKINIT_RUN_DIR=DIR       hookinit's own directory (default /run/hookinit): stayalive writes
+                             `env` there for exec'd shells, and `hookinit ctl` talks to PID 1
+                             through its socket `ctl.sock`
   HOOKINIT_TERMINATION_LOG=PATH   failure reason for Kubernetes (default /dev/termination-log,
                              written only if it exists)
 
@@ -35,7 +37,13 @@ DEBUG options, comma-separated; sub-options follow the option they modify:
 Exit status: the main process's, or 128+N when signal N killed it; 127 when PROGRAM is not
 found, 126 when it cannot be executed, 2 for a usage or configuration error.
 
-Subcommands, for image builds and plugin authors (`hookinit plugin SUBCOMMAND --help`):
+Subcommands, for operators inside the container (`docker exec CTR hookinit ctl status`;
+`hookinit ctl --help`):
+  hookinit ctl status                       the main process, restarts, plugins, stay on/off
+  hookinit ctl restart                      end the main process as a stop would, start it again
+  hookinit ctl stay on|off                  whether a coming crash stays
+  hookinit ctl stop                         what `docker stop` does
+and for image builds and plugin authors (`hookinit plugin SUBCOMMAND --help`):
   hookinit plugin compile FILE [-o DIR]     precompile a plugin into the compile cache
   hookinit plugin inspect FILE              what a plugin is: sha256, WIT version, hooks
   hookinit plugin check FILE [GRANTS...]    whether this hookinit runs it with these grants
@@ -236,7 +244,17 @@ mod tests {
         for word in OPTIONS.iter().chain(&FSTREE_SUBS).chain(&PLUGIN_SUBS) {
             assert!(help.contains(word.form), "{}", word.form);
         }
-        for sub in ["compile", "inspect", "check", "list", "config.KEY=VALUE"] {
+        for sub in [
+            "compile",
+            "inspect",
+            "check",
+            "list",
+            "config.KEY=VALUE",
+            "ctl status",
+            "ctl restart",
+            "ctl stay on|off",
+            "ctl stop",
+        ] {
             assert!(help.contains(sub), "{sub}");
         }
     }

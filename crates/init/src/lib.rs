@@ -8,7 +8,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod ctl;
 pub mod log;
 pub mod plugin_process;
+pub mod run_dir;
 pub mod signals;
 pub mod supervise;

@@ -138,9 +138,7 @@ pub fn load(cli: Cli, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Loaded, 
         None => file.grace.unwrap_or(plan.grace),
     };
 
-    if let Some(dir) = env("HOOKINIT_RUN_DIR") {
-        plan.env_file = PathBuf::from(dir).join("env");
-    }
+    plan.run_dir = crate::run_dir::from_env(env("HOOKINIT_RUN_DIR"));
     if let Some(path) = env("HOOKINIT_TERMINATION_LOG") {
         plan.termination_log = PathBuf::from(path);
     }

@@ -34,8 +34,8 @@ pub struct Plan {
     pub stayalive: Option<StayAlive>,
     /// Plugins in the order their hooks run (DEBUG order, then the configuration file's).
     pub plugins: Vec<PluginSpec>,
-    /// Where stayalive writes the main process's environment (`HOOKINIT_RUN_DIR`/env).
-    pub env_file: PathBuf,
+    /// hookinit's run directory (`HOOKINIT_RUN_DIR`): stayalive's `env`, the ctl socket.
+    pub run_dir: PathBuf,
     /// Kubernetes' termination message file (`HOOKINIT_TERMINATION_LOG`), written if it exists.
     pub termination_log: PathBuf,
 }
@@ -54,13 +54,18 @@ impl Default for Plan {
             grace: Duration::from_secs(2),
             stayalive: None,
             plugins: Vec::new(),
-            env_file: PathBuf::from("/run/hookinit/env"),
+            run_dir: PathBuf::from(crate::run_dir::DEFAULT),
             termination_log: PathBuf::from("/dev/termination-log"),
         }
     }
 }
 
 impl Plan {
+    /// Where stayalive writes the main process's environment for exec'd shells.
+    pub fn env_file(&self) -> PathBuf {
+        self.run_dir.join("env")
+    }
+
     /// One line for the lifecycle trace: what hookinit is about to do.
     pub fn summary(&self) -> String {
         let mut parts = vec![format!(

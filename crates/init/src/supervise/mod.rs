@@ -1,6 +1,8 @@
 //! Supervision: run the pre-exec hooks, spawn the main process, forward signals (through the
-//! on-signal hooks when a plugin asked), reap, run the on-exit hooks, then exit or stay alive.
+//! on-signal hooks when a plugin asked), reap, run the on-exit hooks, then exit or stay alive;
+//! and, while the main process runs or stays, answer `hookinit ctl` (`control`).
 
+mod control;
 pub mod events;
 pub mod group;
 pub mod hooks;
@@ -14,12 +16,14 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 
 use crate::config::plan::{Plan, PluginSource};
+use crate::ctl::server::Client;
 use crate::plugin_process::{
     CommandSpec, ExitAction, ExitInfo, Hook, IsolatedPlugins, Limits, Progress, Reply, Request,
     Runtime, SignalAction,
 };
 use crate::signals::forward;
 use crate::signals::takeover::{SignalSetup, describe};
+use control::{Control, StayEnd};
 use events::{Event, next_event};
 use hooks::{Hooks, SAFETY_MARGIN, START_DEADLINE};
 use spawn::MainCommand;
@@ -43,6 +47,8 @@ pub struct Supervisor {
     runtime: Option<Runtime>,
     /// SIGTERM or SIGINT arrived and was forwarded: the container is being stopped.
     stop_requested: bool,
+    /// `hookinit ctl`: its socket and what it changed.
+    control: Control,
 }
 
 /// How the attempt to run the main process ended.
@@ -64,11 +70,14 @@ impl Supervisor {
             limits: Limits::default(),
             runtime,
             stop_requested: false,
+            control: Control::new(),
         }
     }
 
     /// The init's life after configuration: plugins (only if any), pre-exec hooks, spawn,
-    /// supervise, on-exit hooks, then exit or stay alive. Returns hookinit's exit status.
+    /// supervise, on-exit hooks, then exit or stay alive; a `hookinit ctl restart` (while the
+    /// main process runs or stays) starts the same command again. Returns hookinit's exit
+    /// status.
     pub fn run(mut self) -> i32 {
         let Some(command) = MainCommand::from_argv(&self.plan.command) else {
             crate::error!("no program to run: usage: hookinit [OPTIONS] [--] PROGRAM [ARGS...]");
@@ -81,10 +90,11 @@ impl Supervisor {
             );
             return 128 + signo;
         }
+        self.open_ctl();
         let program = command.display_program();
-        let (command, outcome) = match self.pre_exec(command) {
+        let (command, mut outcome) = match self.pre_exec(command) {
             Ok(command) => {
-                let outcome = self.spawn_and_wait(&command);
+                let outcome = self.spawn_and_wait(&command, None);
                 (command, outcome)
             }
             Err(PreExecStop::Stopped(signo)) => {
@@ -96,6 +106,7 @@ impl Supervisor {
             }
             Err(PreExecStop::Failed(command, reason)) => {
                 crate::error!("{reason}; the main process was not started");
+                self.control.can_restart = false;
                 let outcome = Outcome {
                     main: None,
                     ended: Ended::Exited(START_FAILED),
@@ -104,29 +115,46 @@ impl Supervisor {
                 (*command, outcome)
             }
         };
-        let Outcome { main, ended, what } = outcome;
-        let mut code = status::remap(ended.code(), &self.plan.remap_exit);
-        let mut stay =
-            stayalive::should_stay(self.plan.stayalive.as_ref(), ended, self.stop_requested);
-        if let Some(pid) = main {
-            match self.on_exit(pid, ended) {
-                ExitAction::Propagate => {}
-                ExitAction::StayAlive => stay = !self.stop_requested,
-                ExitAction::ExitWith(status) => code = status as i32,
+        loop {
+            let Outcome { main, ended, what } = outcome;
+            // Ended by `hookinit ctl restart`: no on-exit hooks, no stay, start it again.
+            // (A stop that arrived meanwhile cancels it: then the usual end.)
+            if let Some(restart) = self.control.restart.take()
+                && let Some(again) = self.start_again(main, &command, restart.client)
+            {
+                outcome = again;
+                continue;
             }
+            let mut code = status::remap(ended.code(), &self.plan.remap_exit);
+            let mut stay =
+                stayalive::should_stay(self.stay_policy().as_ref(), ended, self.stop_requested);
+            if let Some(pid) = main {
+                match self.on_exit(pid, ended) {
+                    ExitAction::Propagate => {}
+                    ExitAction::StayAlive => {
+                        stay = !self.stop_requested && self.control.stay != Some(false)
+                    }
+                    ExitAction::ExitWith(status) => code = status as i32,
+                }
+            }
+            if ended.failed() {
+                stayalive::write_termination_log(&self.plan.termination_log, &what);
+            }
+            // While staying, the rest of the group is left as it was: it is part of the crash
+            // state.
+            if stay
+                && let StayEnd::Restart(client) = self.stay(&what, &command, ended, code)
+                && let Some(again) = self.start_again(main, &command, client)
+            {
+                outcome = again;
+                continue;
+            }
+            if let Some(main) = main {
+                self.finish_group(main);
+            }
+            crate::info!("exiting with status {code}");
+            return code;
         }
-        if ended.failed() {
-            stayalive::write_termination_log(&self.plan.termination_log, &what);
-        }
-        // While staying, the rest of the group is left as it was: it is part of the crash state.
-        if stay {
-            self.stay(&what, &command, code);
-        }
-        if let Some(main) = main {
-            self.finish_group(main);
-        }
-        crate::info!("exiting with status {code}");
-        code
     }
 
     /// Starts the plugin process when the plan has plugins (nothing at all otherwise: no engine,
@@ -161,7 +189,7 @@ impl Supervisor {
         loop {
             let init = starting.init_deadline(SAFETY_MARGIN);
             let deadline = init.map_or(start_deadline, |(_, _, at)| at.min(start_deadline));
-            match next_event(&mut self.signals, Some(starting.fd()), Some(deadline)) {
+            match next_event(&mut self.signals, Some(starting.fd()), None, Some(deadline)) {
                 // The plugin process, if it died: its socket then reads as ended.
                 Event::Signal(libc::SIGCHLD) => {
                     reap::reap_all(None);
@@ -204,6 +232,7 @@ impl Supervisor {
                     self.hooks = Hooks::not_started(&self.plan, anyhow::anyhow!(why));
                     return Ok(());
                 }
+                Event::Ctl => {}
             }
         }
     }
@@ -239,7 +268,7 @@ impl Supervisor {
         let deadline = Instant::now() + allowed;
         loop {
             let fd = self.hooks.plugins.as_ref().map(|p| p.wake_fd());
-            match next_event(&mut self.signals, fd, Some(deadline)) {
+            match next_event(&mut self.signals, fd, None, Some(deadline)) {
                 Event::Signal(libc::SIGCHLD) => {
                     reap::reap_all(None);
                 }
@@ -271,6 +300,7 @@ impl Supervisor {
                     "did not finish the pre-exec hooks within {}",
                     humantime::format_duration(allowed)
                 )),
+                Event::Ctl => {}
             }
         }
     }
@@ -283,14 +313,22 @@ impl Supervisor {
         }
     }
 
-    fn spawn_and_wait(&mut self, command: &MainCommand) -> Outcome {
+    /// Starts the main process and supervises it until it ends. `restarted_for` is the ctl
+    /// client that asked for this start: it is told how the start went.
+    fn spawn_and_wait(&mut self, command: &MainCommand, restarted_for: Option<Client>) -> Outcome {
         let program = command.display_program();
+        self.control.argv = argv_for_log(command);
         // Logged before the fork: once exec has happened, the child writes to the same stderr, and
         // a line of ours could land inside its first line (a shell writes `+ ` and the traced
         // command separately). The pid is in the line that reports how the process ended.
-        crate::info!("starting main process: {}", argv_for_log(command));
-        match spawn::spawn(command, self.signals.child_restore()) {
+        crate::info!("starting main process: {}", self.control.argv);
+        let spawned = spawn::spawn(command, self.signals.child_restore());
+        self.control.since = Instant::now();
+        match spawned {
             Ok(main) => {
+                if let Some(client) = restarted_for {
+                    client.done(format!("main process {main} started"));
+                }
                 if let Some(plugins) = &self.hooks.plugins {
                     plugins.request(Request::SetMainPid(main.as_raw() as u32));
                 }
@@ -310,6 +348,9 @@ impl Supervisor {
             }
             Err(err) => {
                 crate::error!("{err}");
+                if let Some(client) = restarted_for {
+                    client.refuse(err.to_string());
+                }
                 let ended = Ended::Exited(err.exit_code() as u8);
                 Outcome {
                     main: None,
@@ -320,13 +361,19 @@ impl Supervisor {
         }
     }
 
-    /// Forwards signals (through the on-signal hooks when a plugin subscribed) and reaps until
-    /// the main process has ended.
+    /// Forwards signals (through the on-signal hooks when a plugin subscribed), reaps and
+    /// answers `hookinit ctl` until the main process has ended.
     fn wait_main(&mut self, main: Pid) -> Ended {
         loop {
             let fd = self.hooks.plugins.as_ref().map(|p| p.wake_fd());
-            let deadline = self.hooks.deadline(self.limits.on_signal);
-            match next_event(&mut self.signals, fd, deadline) {
+            let hooks_deadline = self.hooks.deadline(self.limits.on_signal);
+            let kill_at = self.control.restart.as_ref().and_then(|r| r.kill_at);
+            let deadline = match (hooks_deadline, kill_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let ctl = self.control.server.as_ref();
+            match next_event(&mut self.signals, fd, ctl, deadline) {
                 Event::Signal(libc::SIGCHLD) => {
                     if let Some(ended) = reap::reap_all(Some(main)) {
                         return ended;
@@ -334,11 +381,20 @@ impl Supervisor {
                 }
                 Event::Signal(signo) => self.received(main, signo),
                 Event::Plugin => self.take_signal_verdicts(main),
-                // Their defaults (forward) then come back as verdicts, in order.
-                Event::Timeout => self.give_up_on_plugins(&format!(
-                    "did not answer an on-signal hook within {}",
-                    humantime::format_duration(self.limits.on_signal + SAFETY_MARGIN)
-                )),
+                Event::Ctl => self.serve_running(main),
+                Event::Timeout => {
+                    let now = Instant::now();
+                    if kill_at.is_some_and(|at| at <= now) {
+                        self.kill_for_restart(main);
+                    }
+                    // Their defaults (forward) then come back as verdicts, in order.
+                    if hooks_deadline.is_some_and(|at| at <= now) {
+                        self.give_up_on_plugins(&format!(
+                            "did not answer an on-signal hook within {}",
+                            humantime::format_duration(self.limits.on_signal + SAFETY_MARGIN)
+                        ));
+                    }
+                }
             }
         }
     }
@@ -352,6 +408,12 @@ impl Supervisor {
         if forward::is_stop_request(received) {
             self.stop_requested = true;
         }
+        self.pass_on(main, received, signo);
+    }
+
+    /// `signo` (what `received` became after `-r`) to the main process, through the on-signal
+    /// hooks when a plugin screens signals.
+    fn pass_on(&mut self, main: Pid, received: i32, signo: i32) {
         if self.hooks.screens_signals() {
             crate::debug!(
                 "received {}: asking the on-signal hooks",
@@ -431,7 +493,7 @@ impl Supervisor {
         let deadline = Instant::now() + self.limits.on_exit + SAFETY_MARGIN;
         loop {
             let fd = self.hooks.plugins.as_ref().map(|p| p.wake_fd());
-            match next_event(&mut self.signals, fd, Some(deadline)) {
+            match next_event(&mut self.signals, fd, None, Some(deadline)) {
                 Event::Signal(libc::SIGCHLD) => {
                     reap::reap_all(None);
                 }
@@ -444,7 +506,7 @@ impl Supervisor {
                     );
                     return ExitAction::Propagate;
                 }
-                Event::Signal(_) => {}
+                Event::Signal(_) | Event::Ctl => {}
                 Event::Plugin => {
                     let plugins = self.hooks.plugins.as_ref().expect("plugins are running");
                     while let Some(reply) = plugins.try_reply() {
@@ -484,11 +546,14 @@ impl Supervisor {
             if !group::alive(main) {
                 return;
             }
-            let escalate = match next_event(&mut self.signals, None, Some(deadline)) {
+            let escalate = match next_event(&mut self.signals, None, None, Some(deadline)) {
                 Event::Timeout => true,
-                // A second stop request while draining means "now".
-                Event::Signal(signo) => forward::is_stop_request(signo),
-                Event::Plugin => false,
+                // A stop request while draining means "now" (and no restart after it).
+                Event::Signal(signo) if forward::is_stop_request(signo) => {
+                    self.stop_requested = true;
+                    true
+                }
+                Event::Signal(_) | Event::Plugin | Event::Ctl => false,
             };
             if escalate {
                 if killed {
@@ -503,43 +568,53 @@ impl Supervisor {
         }
     }
 
-    /// Stays up after a failure until SIGTERM/SIGINT or the stayalive limit, reaping meanwhile.
-    fn stay(&mut self, what: &str, command: &MainCommand, code: i32) {
+    /// Stays up after a failure until SIGTERM/SIGINT, the stayalive limit, or `hookinit ctl stop`
+    /// or `restart`, reaping meanwhile.
+    fn stay(&mut self, what: &str, command: &MainCommand, ended: Ended, code: i32) -> StayEnd {
         // Ctrl-C on `docker run -it` must now reach PID 1, not the dead main process's group.
         spawn::take_terminal_back();
-        let limit = self.plan.stayalive.as_ref().and_then(|s| s.limit);
+        let limit = self.stay_policy().and_then(|s| s.limit);
         let env: Vec<_> = match &command.env {
             Some(env) => env.clone(),
             None => std::env::vars_os().collect(),
         };
-        let env_file = self.plan.env_file.as_path();
-        let env_written = match stayalive::write_env_file(env_file, &env) {
-            Ok(()) => Some(env_file),
+        let env_file = self.plan.env_file();
+        let env_written = match stayalive::write_env_file(&env_file, &env) {
+            Ok(()) => Some(env_file.as_path()),
             Err(err) => {
                 crate::warn!(
-                    "could not write {}: {err}; for a read-only or non-root container, set HOOKINIT_RUN_DIR to a directory hookinit may make (or run with --tmpfs /run)",
-                    env_file.display()
+                    "could not write {}: {err}; {}",
+                    env_file.display(),
+                    crate::run_dir::HINT
                 );
                 None
             }
         };
-        stayalive::banner(what, code, limit, env_written);
+        let ctl = self.control.server.is_some() && self.control.can_restart;
+        stayalive::banner(what, code, limit, env_written, ctl);
         let deadline = limit.map(|limit| Instant::now() + limit);
         loop {
-            match next_event(&mut self.signals, None, deadline) {
+            let ctl = self.control.server.as_ref();
+            match next_event(&mut self.signals, None, ctl, deadline) {
                 Event::Signal(libc::SIGCHLD) => {
                     reap::reap_all(None);
                 }
                 Event::Signal(signo) if forward::is_stop_request(signo) => {
                     crate::warn!("stayalive: {} received, exiting", describe(signo));
-                    return;
+                    self.stop_requested = true;
+                    return StayEnd::Exit;
                 }
                 Event::Signal(signo) => {
                     crate::info!("stayalive: ignoring {}", describe(signo));
                 }
                 Event::Timeout => {
                     crate::warn!("stayalive: time limit reached, exiting");
-                    return;
+                    return StayEnd::Exit;
+                }
+                Event::Ctl => {
+                    if let Some(end) = self.serve_staying(ended, code) {
+                        return end;
+                    }
                 }
                 Event::Plugin => {}
             }

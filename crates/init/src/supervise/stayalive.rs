@@ -4,7 +4,6 @@
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -22,7 +21,8 @@ pub fn should_stay(policy: Option<&StayAlive>, ended: Ended, stop_requested: boo
 }
 
 /// Prints the banner. Always printed, whatever the verbosity: it is the reason stayalive exists.
-pub fn banner(what: &str, code: i32, limit: Option<Duration>, env_file: Option<&Path>) {
+/// `ctl` says whether `hookinit ctl` is served (then the banner says how to try again).
+pub fn banner(what: &str, code: i32, limit: Option<Duration>, env_file: Option<&Path>, ctl: bool) {
     let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     // The id the runtime knows the container by; the host name only when there is none to be
     // found (it is the id's prefix unless `--hostname` changed it).
@@ -38,6 +38,14 @@ pub fn banner(what: &str, code: i32, limit: Option<Duration>, env_file: Option<&
     ];
     if let Some(env_file) = env_file {
         lines.push(format!("  its environment:  . {}", env_file.display()));
+    }
+    if ctl {
+        // The path inside the container: the image may not have hookinit on PATH.
+        let me = std::env::current_exe().unwrap_or_else(|_| "hookinit".into());
+        lines.push(format!(
+            "  try again once fixed:  docker exec {host} {} ctl restart",
+            me.display()
+        ));
     }
     let end = match limit {
         Some(limit) => format!(" (or wait {})", humantime::format_duration(limit)),
@@ -132,47 +140,17 @@ pub fn render_env(env: &[(OsString, OsString)]) -> Vec<u8> {
     out
 }
 
-/// Writes the environment file, readable by its owner only (it may hold secrets), into a run
-/// directory that is hookinit's own: made here (0700) or, if it exists, owned by hookinit's user,
-/// not a symlink and writable by nobody else. The main process (perhaps another user) may own
-/// `/run`; in a directory it can write to it could plant a symlink where PID 1, as root, writes.
-/// Every file is created with `O_EXCL|O_NOFOLLOW` beside the directory's fd, then renamed.
+/// Writes the environment file, readable by its owner only (it may hold secrets), into the run
+/// directory ([`crate::run_dir`]): created with `O_EXCL|O_NOFOLLOW` beside the directory's fd,
+/// then renamed.
 pub fn write_env_file(path: &Path, env: &[(OsString, OsString)]) -> std::io::Result<()> {
     use nix::fcntl::{OFlag, openat, renameat};
-    use nix::sys::stat::{Mode, fstat};
+    use nix::sys::stat::Mode;
     use nix::unistd::{UnlinkatFlags, unlinkat};
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(std::io::Error::other("not a file path"));
     };
-    let dir_flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let opened = match nix::fcntl::open(dir, dir_flags, Mode::empty()) {
-        Err(nix::errno::Errno::ENOENT) => {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-            nix::fcntl::open(dir, dir_flags, Mode::empty())
-        }
-        other => other,
-    };
-    let dir_fd = opened.map_err(|e| match e {
-        nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR => std::io::Error::other(format!(
-            "{} is a symlink or not a directory; hookinit writes only into a directory of its own",
-            dir.display()
-        )),
-        e => e.into(),
-    })?;
-    let stat = fstat(&dir_fd)?;
-    let me = nix::unistd::geteuid().as_raw();
-    if stat.st_uid != me || stat.st_mode & 0o022 != 0 {
-        return Err(std::io::Error::other(format!(
-            "{} is owned by uid {} with mode {:o}; hookinit writes only into a directory it owns \
-             that nobody else may write to (remove it, or set HOOKINIT_RUN_DIR to another)",
-            dir.display(),
-            stat.st_uid,
-            stat.st_mode & 0o7777
-        )));
-    }
+    let dir_fd = crate::run_dir::open(dir)?;
     let tmp = format!("{}.tmp", name.to_string_lossy());
     let file_flags =
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
