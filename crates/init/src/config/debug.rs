@@ -82,10 +82,9 @@
 //! Put application words first (`DEBUG=myapp:*,verbose`), or better use `HOOKINIT_DEBUG`.
 
 use std::path::Path;
-use std::time::Duration;
 
 use crate::log::clip;
-use hookinit_values::HostGrant;
+use hookinit_values::{BoundedDuration, ByteSize, HostGrant, Sha256Pin, Source, SourceError};
 
 use super::plan::{Builtin, Grants, PluginSource, PluginSpec, StayAlive};
 
@@ -394,7 +393,7 @@ struct FstreeBuilder {
 #[derive(Default)]
 struct PluginBuilder {
     source: String,
-    sha256: Option<String>,
+    sha256: Option<Sha256Pin>,
     unpinned: bool,
     read: Vec<String>,
     write: Vec<String>,
@@ -539,11 +538,8 @@ impl Parser {
                     }
                     "sha256" => {
                         let v = required(name, value, "`sha256=HEX` (64 hexadecimal digits)")?;
-                        (
-                            "sha256",
-                            check_sha256(v).map_err(|r| bad(name, v, &r))?,
-                            None,
-                        )
+                        let pin: Sha256Pin = v.parse().map_err(|r: String| bad(name, v, &r))?;
+                        ("sha256", pin.to_string(), None)
                     }
                     "dest" => {
                         let v = required(
@@ -556,8 +552,8 @@ impl Parser {
                     }
                     "timeout" => {
                         let v = required(name, value, "`timeout=DURATION`, e.g. `timeout=30s`")?;
-                        let d = parse_duration(v).map_err(|r| bad(name, v, &r))?;
-                        let ms = u32::try_from(d.as_millis())
+                        let d: BoundedDuration = v.parse().map_err(|r: String| bad(name, v, &r))?;
+                        let ms = u32::try_from(d.get().as_millis())
                             .ok()
                             .filter(|ms| *ms > 0)
                             .ok_or_else(|| {
@@ -567,8 +563,8 @@ impl Parser {
                     }
                     _ => {
                         let v = required(name, value, "`max-size=SIZE`, e.g. `max-size=2G`")?;
-                        let bytes = parse_size(v).map_err(|r| bad(name, v, &r))?;
-                        ("max-size", bytes.to_string(), None)
+                        let size: ByteSize = v.parse().map_err(|r: String| bad(name, v, &r))?;
+                        ("max-size", size.bytes().to_string(), None)
                     }
                 };
                 match fstree.subs.iter_mut().find(|(k, _)| *k == key) {
@@ -580,7 +576,7 @@ impl Parser {
             Current::Plugin(plugin) => match name {
                 "sha256" => {
                     let v = required(name, value, "`sha256=HEX` (64 hexadecimal digits)")?;
-                    plugin.sha256 = Some(check_sha256(v).map_err(|r| bad(name, v, &r))?);
+                    plugin.sha256 = Some(v.parse().map_err(|r: String| bad(name, v, &r))?);
                 }
                 "unpinned" => {
                     no_value(name, value)?;
@@ -690,8 +686,8 @@ impl Parser {
         match std::mem::take(&mut self.current) {
             Current::None => {}
             Current::Fstree(f) => {
-                check_fstree_source(&f.source).map_err(|r| bad("fstree", &f.source, &r))?;
-                let mut config = vec![("source".to_owned(), f.source)];
+                let source = fstree_source(&f.source).map_err(|r| bad("fstree", &f.source, &r))?;
+                let mut config = vec![("source".to_owned(), source.to_string())];
                 config.extend(f.subs.into_iter().map(|(k, v)| (k.to_owned(), v)));
                 self.spec.options.push(DebugOption::Fstree(PluginSpec {
                     name: Builtin::Fstree.name().to_owned(),
@@ -703,12 +699,10 @@ impl Parser {
                 }));
             }
             Current::Plugin(p) => {
-                let source = plugin_source(&p.source).map_err(|r| bad("plugin", &p.source, &r))?;
-                if matches!(source, PluginSource::Url(_)) && p.sha256.is_none() && !p.unpinned {
-                    return Err(DebugError::Unpinned { url: p.source });
-                }
-                self.spec.options.push(DebugOption::Plugin(PluginSpec {
-                    name: plugin_name(&p.source),
+                let source =
+                    PluginSource::operator(&p.source).map_err(|r| bad("plugin", &p.source, &r))?;
+                let spec = PluginSpec {
+                    name: source.default_name(),
                     source,
                     sha256: p.sha256,
                     allow_unpinned: p.unpinned,
@@ -719,7 +713,13 @@ impl Parser {
                         fetch: p.fetch,
                         env: p.env,
                     },
-                }));
+                };
+                if let Some(url) = spec.unpinned_url() {
+                    return Err(DebugError::Unpinned {
+                        url: url.to_string(),
+                    });
+                }
+                self.spec.options.push(DebugOption::Plugin(spec));
             }
         }
         Ok(())
@@ -802,10 +802,10 @@ fn parse_stayalive(value: Option<&str>) -> Result<StayAlive, DebugError> {
             limit: None,
         });
     }
-    parse_duration(v)
+    v.parse::<BoundedDuration>()
         .map(|limit| StayAlive {
             after_success: false,
-            limit: Some(limit),
+            limit: Some(limit.get()),
         })
         .map_err(|r| {
             bad(
@@ -814,68 +814,6 @@ fn parse_stayalive(value: Option<&str>) -> Result<StayAlive, DebugError> {
                 &format!("{r}; or write `stayalive=always`, or just `stayalive`"),
             )
         })
-}
-
-/// The longest duration any option takes. Deadlines are computed as `Instant + Duration`, which
-/// panics past the clock's range; a year is far beyond any real stay, grace or timeout.
-pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// A duration such as `30s`, `500ms`, `10m`, `1h30m` (humantime syntax), at most
-/// [`MAX_DURATION`].
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text.trim()).map_err(|_| {
-        "not a duration: write a number and a unit, e.g. `30s`, `500ms`, `10m` or `1h30m`"
-            .to_owned()
-    })?;
-    check_duration(duration)
-}
-
-/// Refuses a duration over [`MAX_DURATION`].
-pub(crate) fn check_duration(duration: Duration) -> Result<Duration, String> {
-    if duration > MAX_DURATION {
-        return Err("too long: the longest is 365 days (`8760h`)".to_owned());
-    }
-    Ok(duration)
-}
-
-/// A byte count with an optional binary suffix: `512`, `64K`, `2G`, `1GiB`.
-pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
-    const HELP: &str = "expected a whole number of bytes with an optional suffix K, M, G, T (or KiB, MiB, GiB, TiB: powers of 1024), e.g. `2G`";
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, suffix) = text.split_at(split);
-    let number: u64 = digits.parse().map_err(|_| HELP.to_owned())?;
-    let shift = match suffix.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kib" => 10,
-        "m" | "mib" => 20,
-        "g" | "gib" => 30,
-        "t" | "tib" => 40,
-        _ => return Err(HELP.to_owned()),
-    };
-    let bytes = number
-        .checked_mul(1u64 << shift)
-        .ok_or_else(|| "too large: the limit must fit in 64 bits".to_owned())?;
-    if bytes == 0 {
-        return Err(
-            "a size of 0 would refuse every archive; give a positive size, e.g. `2G`".to_owned(),
-        );
-    }
-    Ok(bytes)
-}
-
-/// Checks a sha256 pin and returns it in lower case.
-pub(crate) fn check_sha256(text: &str) -> Result<String, String> {
-    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(text.to_ascii_lowercase())
-    } else {
-        Err(format!(
-            "expected 64 hexadecimal digits (a sha256, as printed by `sha256sum`), got {} characters",
-            text.chars().count()
-        ))
-    }
 }
 
 pub(crate) fn check_absolute(path: &str) -> Result<(), String> {
@@ -894,49 +832,14 @@ pub(crate) fn check_env_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// The scheme of `text` if it is a URL (`scheme://...`).
-fn url_scheme(text: &str) -> Option<&str> {
-    let (scheme, _) = text.split_once("://")?;
-    let mut chars = scheme.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    valid.then_some(scheme)
-}
-
-fn check_fstree_source(source: &str) -> Result<(), String> {
-    match url_scheme(source).map(str::to_ascii_lowercase).as_deref() {
-        None | Some("http" | "https" | "file") => Ok(()),
-        Some(_) => Err("fstree reads http://, https:// and file:// URLs or a path".to_owned()),
-    }
-}
-
-/// Classifies a plugin source: an http(s) URL or a path.
-pub(crate) fn plugin_source(source: &str) -> Result<PluginSource, String> {
-    match url_scheme(source).map(str::to_ascii_lowercase).as_deref() {
-        None => Ok(PluginSource::Path(source.into())),
-        Some("http" | "https") => Ok(PluginSource::Url(source.to_owned())),
-        Some(_) => Err("a plugin comes from a path or an http:// or https:// URL".to_owned()),
-    }
-}
-
-/// A plugin's default name: the file name of its path or URL without the extension.
-pub(crate) fn plugin_name(source: &str) -> String {
-    let file = match url_scheme(source) {
-        Some(scheme) => {
-            let rest = &source[scheme.len() + 3..];
-            let rest = rest.split(['?', '#']).next().unwrap_or_default();
-            match rest.split_once('/') {
-                Some((_host, path)) => path.rsplit('/').next().unwrap_or_default(),
-                None => "",
-            }
+/// fstree reads any source: a path, a `file://` URL or an http(s) URL.
+fn fstree_source(text: &str) -> Result<Source, String> {
+    text.parse().map_err(|e| match e {
+        SourceError::Scheme(_) => {
+            "fstree reads http://, https:// and file:// URLs or a path".to_owned()
         }
-        None => source,
-    };
-    Path::new(file)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "plugin".to_owned())
+        other => other.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -944,6 +847,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::path::PathBuf;
+    use std::time::Duration;
 
     const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -1192,33 +1096,18 @@ mod tests {
     }
 
     #[test]
-    fn max_size_suffixes() {
-        for (text, bytes) in [
-            ("512", 512u64),
-            ("512B", 512),
-            ("4K", 4096),
-            ("4k", 4096),
-            ("4KiB", 4096),
-            ("3M", 3 << 20),
-            ("3MiB", 3 << 20),
-            ("2G", 2 << 30),
-            ("2GiB", 2 << 30),
-            ("1T", 1 << 40),
-        ] {
-            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+    fn max_size_in_bytes() {
+        for (text, bytes) in [("512", "512"), ("4KiB", "4096"), ("3m", "3145728")] {
+            assert_eq!(
+                opts(&format!("fstree=/t.tgz,max-size={text}")),
+                vec![fstree(&[("source", "/t.tgz"), ("max-size", bytes)])]
+            );
         }
-        for text in [
-            "",
-            "G",
-            "1.5G",
-            "2GB",
-            "-1",
-            "0",
-            "99999999999999999999",
-            "20000000000G",
-        ] {
-            assert!(parse_size(text).is_err(), "{text}");
-        }
+        let e = err("fstree=/t.tgz,max-size=0").to_string();
+        assert!(
+            e.starts_with("bad value `0` for `max-size`: a size of 0"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1277,14 +1166,17 @@ mod tests {
         assert_eq!(p.name, "coredump");
         assert_eq!(
             p.source,
-            PluginSource::Url("https://h/dl/coredump.wasm?v=2".into())
+            PluginSource::Url("https://h/dl/coredump.wasm?v=2".parse().unwrap())
         );
-        assert_eq!(p.sha256.as_deref(), Some(HEX));
+        assert_eq!(p.sha256, Some(HEX.parse().unwrap()));
         assert!(!p.allow_unpinned);
 
         let options = opts("plugin=http://h/x.wasm,unpinned");
         let p = plugin_of(&options);
-        assert_eq!(p.source, PluginSource::Url("http://h/x.wasm".into()));
+        assert_eq!(
+            p.source,
+            PluginSource::Url("http://h/x.wasm".parse().unwrap())
+        );
         assert!(p.allow_unpinned);
         assert_eq!(p.sha256, None);
 
@@ -1298,18 +1190,6 @@ mod tests {
             err("plugin=ftp://h/x.wasm,unpinned"),
             DebugError::BadValue { .. }
         ));
-    }
-
-    #[test]
-    fn plugin_names() {
-        assert_eq!(plugin_name("/debug/coredump.wasm"), "coredump");
-        assert_eq!(plugin_name("coredump.wasm"), "coredump");
-        assert_eq!(plugin_name("/debug/x.tar.wasm"), "x.tar");
-        assert_eq!(plugin_name("https://h/a/b/coredump.wasm?x=1#y"), "coredump");
-        assert_eq!(plugin_name("https://h/a/b/coredump#frag.x"), "coredump");
-        assert_eq!(plugin_name("https://h/"), "plugin");
-        assert_eq!(plugin_name("https://h"), "plugin");
-        assert_eq!(plugin_name("/"), "plugin");
     }
 
     #[test]
@@ -1348,7 +1228,7 @@ mod tests {
         let p = plugin_of(&options);
         assert_eq!(
             p.source,
-            PluginSource::Url("https://h/dl/x,y.wasm?k=1,2".into())
+            PluginSource::Url("https://h/dl/x,y.wasm?k=1,2".parse().unwrap())
         );
         assert_eq!(p.name, "x,y");
     }
@@ -1797,11 +1677,11 @@ mod tests {
                 let mut spec = PluginSpec {
                     name,
                     source: if is_url {
-                        PluginSource::Url(source.clone())
+                        PluginSource::Url(source.parse().unwrap())
                     } else {
                         PluginSource::Path(source.clone().into())
                     },
-                    sha256: sha.clone(),
+                    sha256: sha.as_deref().map(|h| h.parse().unwrap()),
                     allow_unpinned: unpinned,
                     config: Vec::new(),
                     grants: Grants::default(),

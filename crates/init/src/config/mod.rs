@@ -15,6 +15,7 @@ use crate::cli::Cli;
 use crate::log::clip;
 use crate::signals::names::parse_signal;
 use debug::{DebugOption, DebugSpec};
+use hookinit_values::BoundedDuration;
 use plan::{Builtin, Plan, PluginSource, PluginSpec};
 
 /// A configuration mistake: one line saying what is wrong and what to do.
@@ -135,7 +136,7 @@ pub fn load(cli: Cli, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Loaded, 
         .or_else(|| env_str("HOOKINIT_GRACE").map(|v| ("HOOKINIT_GRACE", v)));
     plan.grace = match grace {
         Some((from, v)) => duration(from, &v)?,
-        None => file.grace.unwrap_or(plan.grace),
+        None => file.grace.map_or(plan.grace, Duration::from),
     };
 
     if let Some(dir) = env("HOOKINIT_RUN_DIR") {
@@ -269,7 +270,10 @@ fn signal(from: &str, value: &str) -> Result<Signal, ConfigError> {
 }
 
 fn duration(from: &str, value: &str) -> Result<Duration, ConfigError> {
-    debug::parse_duration(value).map_err(|why| invalid(from, format!("`{}` is {why}", clip(value))))
+    value
+        .parse::<BoundedDuration>()
+        .map(Duration::from)
+        .map_err(|why| invalid(from, format!("`{}` is {why}", clip(value))))
 }
 
 #[cfg(test)]
