@@ -8,123 +8,17 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::*;
+use hookinit_test_http::{HttpServer, Reply, closed_port};
 
 /// What the main process prints when it runs; never seen when fstree refuses the start.
 const RAN: &str = "MAIN-PROCESS-RAN";
-
-// ---------------------------------------------------------------------------------------------
-// A loopback HTTP server
-
-#[derive(Clone)]
-enum Reply {
-    Body(Vec<u8>),
-    /// Headers promising `len` bytes, then one byte every 200 ms until the client gives up.
-    Slow(usize),
-}
-
-struct Server {
-    port: u16,
-    routes: Arc<Mutex<HashMap<String, Reply>>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        let port = listener.local_addr().unwrap().port();
-        let routes: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
-        let shared = routes.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let routes = shared.clone();
-                std::thread::spawn(move || serve(stream, &routes));
-            }
-        });
-        Server { port, routes }
-    }
-
-    /// Serves `body` at `/name`; returns the URL.
-    fn put(&self, name: &str, body: Vec<u8>) -> String {
-        self.route(name, Reply::Body(body))
-    }
-
-    fn route(&self, name: &str, reply: Reply) -> String {
-        self.routes
-            .lock()
-            .unwrap()
-            .insert(format!("/{name}"), reply);
-        self.url(name)
-    }
-
-    fn url(&self, name: &str) -> String {
-        format!("http://127.0.0.1:{}/{name}", self.port)
-    }
-}
-
-fn serve(mut stream: TcpStream, routes: &Mutex<HashMap<String, Reply>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request = String::new();
-    if reader.read_line(&mut request).is_err() {
-        return;
-    }
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) if line == "\r\n" || line == "\n" => break,
-            Ok(_) => {}
-        }
-    }
-    let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let reply = routes.lock().unwrap().get(&path).cloned();
-    let _ = match reply {
-        Some(Reply::Body(body)) => stream
-            .write_all(
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                )
-                .as_bytes(),
-            )
-            .and_then(|()| stream.write_all(&body)),
-        Some(Reply::Slow(len)) => {
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
-            let mut result = stream.write_all(head.as_bytes());
-            for _ in 0..len {
-                if result.is_err() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(200));
-                result = stream.write_all(b"x");
-            }
-            result
-        }
-        None => {
-            let body = "<html><body>404 Not Found</body></html>";
-            stream.write_all(
-                format!(
-                    "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-                .as_bytes(),
-            )
-        }
-    };
-}
-
-/// A port on 127.0.0.1 where nothing listens.
-fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Archives
@@ -400,11 +294,14 @@ fn github_tree(top: &str) -> Vec<u8> {
 
 #[test]
 fn fstree_tar_gz_with_a_github_top_folder_is_stripped() {
-    let server = Server::start();
+    let server = HttpServer::start();
     let root = Root::new();
     std::fs::create_dir_all(root.target().join("etc")).unwrap();
     std::fs::write(root.target().join("etc/app.conf"), "patched=no\n").unwrap();
-    let url = server.put("repo-main.tar.gz", gz(&github_tree("repo-main")));
+    let url = server.route(
+        "/repo-main.tar.gz",
+        Reply::ok(gz(&github_tree("repo-main"))),
+    );
     let debug = format!("fstree={url},dest={}", root.t());
     let f = run_debug(
         Mode::Pid1,
@@ -437,13 +334,13 @@ fn fstree_tar_gz_with_a_github_top_folder_is_stripped() {
 
 #[test]
 fn fstree_tar_xz_and_explicit_strip() {
-    let server = Server::start();
+    let server = HttpServer::start();
     let root = Root::new();
     let archive = xz(&tar(&[
         file("a/b/deep.txt", b"deep\n"),
         file("a/b/c/deeper.txt", b"deeper\n"),
     ]));
-    let url = server.put("t.txz", archive);
+    let url = server.route("/t.txz", Reply::ok(archive));
     let f = run_debug(
         Mode::Plain,
         &format!("fstree={url},strip=2,dest={}", root.t()),
@@ -467,13 +364,13 @@ fn fstree_tar_xz_and_explicit_strip() {
 
 #[test]
 fn fstree_zip_with_a_github_top_folder() {
-    let server = Server::start();
+    let server = HttpServer::start();
     let root = Root::new();
     let archive = zip(&[
         ("proj-v1.2/", b""),
         ("proj-v1.2/srv/index.html", b"<h1>fixed</h1>\n"),
     ]);
-    let url = server.put("v1.2.zip", archive);
+    let url = server.route("/v1.2.zip", Reply::ok(archive));
     let f = run_debug(
         Mode::Plain,
         &format!("fstree={url},dest={}", root.t()),
@@ -493,9 +390,9 @@ fn fstree_zip_with_a_github_top_folder() {
 
 #[test]
 fn fstree_sha256_match_and_mismatch() {
-    let server = Server::start();
+    let server = HttpServer::start();
     let archive = gz(&tar(&[file("x.txt", b"x\n")]));
-    let url = server.put("x.tgz", archive.clone());
+    let url = server.route("/x.tgz", Reply::ok(archive.clone()));
     let root = Root::new();
     let good = format!("fstree={url},sha256={},dest={}", sha256(&archive), root.t());
     assert_started(&run_debug(Mode::Plain, &good, &MAIN));
@@ -582,7 +479,7 @@ fn fstree_local_fifo_is_refused_at_once() {
 
 #[test]
 fn fstree_404_is_refused_with_status_and_url() {
-    let server = Server::start();
+    let server = HttpServer::start();
     let root = Root::new();
     let url = server.url("missing.tar.gz");
     let f = run_debug(
@@ -614,9 +511,12 @@ fn fstree_connection_refused() {
 
 #[test]
 fn fstree_slow_server_past_the_timeout() {
-    let server = Server::start();
+    let server = HttpServer::start();
     let root = Root::new();
-    let url = server.route("slow.tar.gz", Reply::Slow(1000));
+    let url = server.route(
+        "/slow.tar.gz",
+        Reply::ok(b"x").content_length(1000).then_stall(),
+    );
     let started = std::time::Instant::now();
     let f = run_debug(
         Mode::Plain,
@@ -629,6 +529,7 @@ fn fstree_slow_server_past_the_timeout() {
         "took {:?}",
         started.elapsed()
     );
+    assert_eq!(server.requests(), ["GET /slow.tar.gz HTTP/1.1"]);
     assert!(std::fs::read_dir(root.target()).unwrap().next().is_none());
 }
 
@@ -636,9 +537,9 @@ fn fstree_slow_server_past_the_timeout() {
 fn fstree_that_cannot_even_load_still_stops_the_start() {
     // The destination cannot be resolved (a path through a regular file): the plugin fails to
     // load, and the start is refused all the same rather than going on unpatched.
-    let server = Server::start();
+    let server = HttpServer::start();
     let root = Root::new();
-    let url = server.put("x.tgz", gz(&tar(&[file("x.txt", b"x")])));
+    let url = server.route("/x.tgz", Reply::ok(gz(&tar(&[file("x.txt", b"x")]))));
     let dest = root.outside().join("secret.txt/sub");
     let f = run_debug(
         Mode::Plain,
@@ -653,9 +554,9 @@ fn fstree_that_cannot_even_load_still_stops_the_start() {
 // fstree: hostile archives, one per rule
 
 fn refused_archive(archive: Vec<u8>, extra: &str, why: &str) -> Root {
-    let server = Server::start();
+    let server = HttpServer::start();
     let root = Root::new();
-    let url = server.put("evil.tar.gz", archive);
+    let url = server.route("/evil.tar.gz", Reply::ok(archive));
     let f = run_debug(
         Mode::Plain,
         &format!("fstree={url},dest={}{extra}", root.t()),
@@ -818,8 +719,8 @@ fn contents(root: &Root) -> Vec<(String, Option<Vec<u8>>)> {
 
 fn refused_over(root: &Root, name: &str, archive: Vec<u8>, why: &str) {
     let before = contents(root);
-    let server = Server::start();
-    let url = server.put(name, archive);
+    let server = HttpServer::start();
+    let url = server.route(name, Reply::ok(archive));
     let f = run_debug(
         Mode::Plain,
         &format!("fstree={url},strip=0,dest={}", root.t()),
@@ -868,7 +769,7 @@ fn fstree_all_or_nothing_after_good_entries() {
 #[test]
 fn fstree_drops_set_id_bits_whose_owner_was_not_applied() {
     use std::os::unix::fs::MetadataExt;
-    let server = Server::start();
+    let server = HttpServer::start();
     let root = Root::new();
     let mut suid = file("suid", b"#!/bin/sh\n");
     suid.mode = 0o6755;
@@ -876,7 +777,7 @@ fn fstree_drops_set_id_bits_whose_owner_was_not_applied() {
     let mut kept = file("kept", b"#!/bin/sh\n");
     kept.mode = 0o4755;
     kept.owner = 0;
-    let url = server.put("ids.tgz", gz(&tar(&[suid, kept])));
+    let url = server.route("/ids.tgz", Reply::ok(gz(&tar(&[suid, kept]))));
     let f = run_debug(
         Mode::Pid1,
         &format!("fstree={url},dest={}", root.t()),
@@ -899,9 +800,9 @@ fn fstree_drops_set_id_bits_whose_owner_was_not_applied() {
 #[test]
 fn fstree_refuses_a_zip_that_names_a_file_twice() {
     let archive = zip(&[("etc/a.conf", &b"one"[..]), ("etc//a.conf", &b"two"[..])]);
-    let server = Server::start();
+    let server = HttpServer::start();
     let root = Root::new();
-    let url = server.put("twice.zip", archive);
+    let url = server.route("/twice.zip", Reply::ok(archive));
     let f = run_debug(
         Mode::Pid1,
         &format!("fstree={url},dest={}", root.t()),
@@ -913,9 +814,9 @@ fn fstree_refuses_a_zip_that_names_a_file_twice() {
 
 #[test]
 fn fstree_refuses_a_dest_through_a_symlink() {
-    let server = Server::start();
+    let server = HttpServer::start();
     let root = Root::new();
-    let url = server.put("x.tgz", gz(&tar(&[file("x.txt", b"x")])));
+    let url = server.route("/x.tgz", Reply::ok(gz(&tar(&[file("x.txt", b"x")]))));
     let link = root.dir.path().join("link");
     std::os::unix::fs::symlink("target", &link).unwrap();
     let f = run_debug(
@@ -1140,7 +1041,7 @@ fn verbose_leaves_a_binary_alone_and_never_blocks_the_start() {
 
 #[test]
 fn debug_chain_verbose_stayalive_fstree() {
-    let server = Server::start();
+    let server = HttpServer::start();
     // The patch goes over `/` (the default destination) into a fresh directory under /tmp.
     let patched = tempfile::Builder::new()
         .prefix("hookinit-chain-")
@@ -1157,7 +1058,7 @@ fn debug_chain_verbose_stayalive_fstree() {
         mode: 0o644,
         ..file(&fixed, b"GREETING=patched\n")
     }]));
-    let url = server.put("fix.tar.gz", archive);
+    let url = server.route("/fix.tar.gz", Reply::ok(archive));
     let work = tempdir();
     let entry = write_script(
         work.path(),

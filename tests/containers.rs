@@ -23,6 +23,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use harness::*;
+use hookinit_test_http::{HttpServer, Reply};
 
 /// `docker stop` must not wait for its 10 s kill timeout: the main process gets the SIGTERM
 /// and the container ends, in well under a second (issue 5). podman itself takes about 0.1 s of
@@ -322,19 +323,17 @@ fn podman_host_network_fetches_a_tarball_from_a_loopback_server() {
     // The plumbing the fstree scenario needs: on the host network, a container fetches a tarball
     // that the test serves on 127.0.0.1, and unpacks it (here with busybox, later with fstree).
     let fix = tar_gz(&[("etc/app.conf", b"mode=fixed\n", 0o644)]);
-    let server = HttpServer::serve(vec![("/fix.tar.gz".into(), fix)]);
+    let server = HttpServer::start();
+    let url = server.route("/fix.tar.gz", Reply::ok(fix));
     let image = busybox_image("http", &[], &[]);
-    let script = format!(
-        "wget -q -O - {} | tar -xzf - -C / && cat /etc/app.conf",
-        server.url("/fix.tar.gz")
-    );
+    let script = format!("wget -q -O - {url} | tar -xzf - -C / && cat /etc/app.conf");
     let (_ctr, out) = image
         .run()
         .host_network()
         .foreground("http", &["sh", "-c", &script]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "mode=fixed\n");
-    assert_eq!(server.requested(), ["/fix.tar.gz"]);
+    assert_eq!(server.requests(), ["GET /fix.tar.gz HTTP/1.1"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -426,13 +425,11 @@ exit 3
         &["/entrypoint.sh"],
     );
     let fix = tar_gz(&[("etc/app.conf", b"MODE=fixed\n", 0o644)]);
-    let server = HttpServer::serve(vec![("/fix.tar.gz".into(), fix)]);
+    let server = HttpServer::start();
+    let url = server.route("/fix.tar.gz", Reply::ok(fix));
     // strip=0: the fix is one top folder (`etc/`), which fstree would otherwise strip like
     // GitHub's `repo-ref/`.
-    let debug = format!(
-        "verbose,stayalive,fstree={},strip=0",
-        server.url("/fix.tar.gz")
-    );
+    let debug = format!("verbose,stayalive,fstree={url},strip=0");
     let ctr = image
         .run()
         .host_network()
@@ -440,7 +437,7 @@ exit 3
         .detached("story", &[]);
     ctr.wait_for_log("end it:");
     let logs = ctr.logs();
-    assert_eq!(server.requested(), ["/fix.tar.gz"]);
+    assert_eq!(server.requests(), ["GET /fix.tar.gz HTTP/1.1"]);
     // fstree ran before the entrypoint, and the entrypoint read the patched file.
     assert!(logs.contains("into /: 1 file"), "{logs}");
     assert!(logs.contains("entrypoint: mode fixed"), "{logs}");

@@ -9,11 +9,17 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
+use hookinit_test_http::{HttpServer, Reply};
 
 fn wasm(name: &str) -> String {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
-        build_plugins(&["hookinit-test-behave", "hookinit-test-wit-v1", "sigguard"])
+        build_plugins(&[
+            "hookinit-test-behave",
+            "hookinit-test-wit-v1",
+            "sigguard",
+            "coredump",
+        ])
     });
     dir.join(format!("{name}.wasm"))
         .to_str()
@@ -369,20 +375,19 @@ fn sigguard_drops_what_the_main_process_does_not_catch() {
 
 /// Runs `sh -c script` under hookinit as PID 1 with the DEBUG value `debug(url)`, where `url` is
 /// a loopback server that never answers, and SIGKILLs the plugin process once a plugin has
-/// connected to it: the connection says the plugin is at the point the test is about.
+/// asked it: the request says the plugin is at the point the test is about.
 fn kill_the_plugin_process_when_it_connects(
     script: &str,
     debug: impl FnOnce(&str) -> String,
 ) -> Finished {
-    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/x", server.local_addr().unwrap());
+    let server = HttpServer::start();
+    let url = server.route("/x", Reply::silence());
     let debug = debug(&url);
     let mut r = start(
         with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", script]),
         Mode::Pid1,
     );
-    server.set_nonblocking(true).unwrap();
-    let _connection = wait_until("a plugin to connect", || server.accept().ok());
+    server.wait_for_requests(1, DEADLINE);
     let plugins = wait_for_named_child(r.pid(), PLUGIN_PROCESS);
     // SAFETY: kill(2) to hookinit's child, which hookinit cannot reap before it has ended.
     assert_eq!(unsafe { libc::kill(plugins, libc::SIGKILL) }, 0);
@@ -397,17 +402,16 @@ fn a_stop_while_a_plugin_download_stalls_ends_hookinit_within_a_second() {
     let dir = tempdir();
     let marker = dir.path().join("ran");
     let script = format!("touch {}", marker.display());
-    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = HttpServer::start();
     let debug = format!(
-        "plugin=http://{}/p.wasm,unpinned",
-        server.local_addr().unwrap()
+        "plugin={},unpinned",
+        server.route("/p.wasm", Reply::silence())
     );
     let r = start(
         with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", &script]),
         Mode::Pid1,
     );
-    server.set_nonblocking(true).unwrap();
-    let _connection = wait_until("the plugin download to connect", || server.accept().ok());
+    server.wait_for_requests(1, DEADLINE);
     let done = stop_within_a_second(r);
     assert_eq!(done.code(), 143, "{}", done.stderr_text());
     assert!(!marker.exists(), "the main process ran");
@@ -478,6 +482,58 @@ fn a_frozen_plugin_process_is_killed_at_pid1s_deadline_and_the_signal_still_arri
     let lines = done.stderr_lines_with("did not answer an on-signal hook within");
     assert_eq!(lines.len(), 1, "{:?}", done.stderr);
     assert!(lines[0].contains("plugins are off"), "{}", lines[0]);
+}
+
+/// A hook blocked in a host call (a sleep here) cannot be interrupted inside the plugin process;
+/// PID 1's deadline (on-signal's 50 ms plus its 2 s margin) kills that process, forwards the
+/// signal the hook held, says so in one line, and goes on without plugins.
+#[test]
+fn a_hook_blocked_in_a_host_call_is_ended_by_pid1s_deadline_and_the_signal_arrives() {
+    let printer = signal_printer(&["USR1"]);
+    let debug = behave("config.hooks=on-signal,config.on-signal=sleep:600000");
+    let mut r = start_python(&debug, &["-v"], &printer);
+    let sent = Instant::now();
+    r.signal(libc::SIGUSR1);
+    r.expect_stdout("SIGUSR1");
+    let took = sent.elapsed();
+    assert!(
+        (Duration::from_secs(2)..Duration::from_secs(5)).contains(&took),
+        "the signal arrived after {took:?}"
+    );
+    r.signal(libc::SIGUSR2);
+    let done = r.wait();
+    assert_eq!(done.code(), 0, "{}", done.stderr_text());
+    let lines = done.stderr_lines_with("did not answer an on-signal hook within");
+    assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+    assert!(lines[0].contains("plugins are off"), "{}", lines[0]);
+}
+
+/// An `init` blocked in a host call holds the start only until PID 1's deadline for it (the init
+/// deadline, 30 s, plus the 2 s margin): the plugin process is killed, one line names the
+/// plugin, and the main process starts without plugins.
+#[test]
+fn an_init_blocked_in_a_host_call_is_ended_by_pid1s_deadline() {
+    let debug = behave("config.init=sleep:600000");
+    let started = Instant::now();
+    let r = start(
+        with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 3"]),
+        Mode::Pid1,
+    );
+    let done = r.wait_at_most(Duration::from_secs(60));
+    let took = started.elapsed();
+    assert_eq!(done.code(), 3, "{}", done.stderr_text());
+    assert!(
+        (Duration::from_secs(32)..Duration::from_secs(40)).contains(&took),
+        "the start took {took:?}"
+    );
+    let lines = done.stderr_lines_with("init did not return within 30s");
+    assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+    assert!(lines[0].contains("hookinit_test_behave"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("continuing without plugins"),
+        "{}",
+        lines[0]
+    );
 }
 
 /// SIGTERM while an on-exit hook spins (its deadline is 5 s): PID 1 stops waiting for it at once
@@ -561,4 +617,53 @@ fn help_works_for_every_plugin_subcommand() {
             done.stdout
         );
     }
+}
+
+/// `hookinit plugin check` on every plugin of the repository: NO only for what cannot work
+/// (another WIT major, a granted directory that is not there, an init that fails), "may need"
+/// for what an import would use if called; coredump with its documented grant is OK (issue 18: it
+/// answered NO, demanding a fetch grant it never uses).
+#[test]
+fn plugin_check_answers_no_only_for_what_cannot_work() {
+    let cache = plugin_cache();
+    let cores = tempfile::tempdir().unwrap();
+    let check = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(hookinit_bin());
+        cmd.args(["plugin", "check"])
+            .args(args)
+            .env("HOOKINIT_CACHE_DIR", &cache);
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), text)
+    };
+    let write = format!("write={}", cores.path().display());
+    let (code, out) = check(&[&wasm("coredump"), &write]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(": OK: runs on this hookinit"), "{out}");
+
+    let (code, out) = check(&[&wasm("sigguard")]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("may need"), "{out}");
+
+    let behave = wasm("hookinit_test_behave");
+    let (code, out) = check(&[&behave]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("may need fetch=HOST if it downloads"), "{out}");
+    let (code, out) = check(&[&behave, "fetch=127.0.0.1", &write]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("may need fetch"), "{out}");
+
+    let (code, out) = check(&[&behave, "read=/nonexistent-grant-dir"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("NO: no such directory here: read=/nonexistent-grant-dir"),
+        "{out}"
+    );
+    let (code, out) = check(&[&behave, "config.init=fail:broken"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("NO: ") && out.contains("broken"), "{out}");
+
+    let (code, out) = check(&[&wasm("hookinit_test_wit_v1")]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("NO: this hookinit cannot run it"), "{out}");
 }

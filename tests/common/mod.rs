@@ -241,13 +241,18 @@ impl Running {
     }
 
     /// Waits for exit and drains the rest of the output.
-    pub fn wait(mut self) -> Finished {
+    pub fn wait(self) -> Finished {
+        self.wait_at_most(DEADLINE)
+    }
+
+    /// [`Running::wait`] for a test that expects hookinit to take longer than [`DEADLINE`].
+    pub fn wait_at_most(mut self, deadline: Duration) -> Finished {
         let start = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            if start.elapsed() > DEADLINE {
+            if start.elapsed() > deadline {
                 let _ = self.child.kill();
                 panic!(
                     "hookinit did not exit; stdout {:?} stderr {:?}",

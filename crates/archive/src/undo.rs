@@ -29,7 +29,8 @@ use nix::fcntl::{AtFlags, renameat};
 use nix::sys::stat::{SFlag, fstatat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use super::{ReplaceError, Tree, file_type, join_path};
+use crate::extract::ReplaceError;
+use crate::tree::{Tree, file_type, join_path};
 
 /// Where a new entry goes.
 pub(super) struct Spot<'a> {
@@ -225,5 +226,209 @@ fn open_up(dir: &Path) {
     let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
     for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
         open_up(&entry.path());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::*;
+    use crate::{UnpackError, UnpackOptions, unpack};
+    use std::collections::BTreeMap;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+    use std::path::Path;
+
+    /// Everything under `dir` but times: type, mode, owner, inode, link count, and content or
+    /// link target. A file put back keeps its inode.
+    fn state(dir: &Path) -> BTreeMap<String, String> {
+        fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+            for entry in fs::read_dir(dir).expect("read_dir") {
+                let path = entry.expect("entry").path();
+                let meta = fs::symlink_metadata(&path).expect("metadata");
+                let what = if meta.is_symlink() {
+                    format!("-> {:?}", fs::read_link(&path).expect("read_link"))
+                } else if meta.is_file() {
+                    format!("{:?}", fs::read(&path).expect("read"))
+                } else {
+                    String::new()
+                };
+                let rel = path
+                    .strip_prefix(base)
+                    .expect("under base")
+                    .display()
+                    .to_string();
+                let line = format!(
+                    "{:o} {}:{} ino {} links {} {what}",
+                    meta.mode(),
+                    meta.uid(),
+                    meta.gid(),
+                    meta.ino(),
+                    meta.nlink()
+                );
+                out.insert(rel, line);
+                if meta.is_dir() {
+                    walk(base, &path, out);
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    /// A target that already holds what a patch replaces: a file, a symlink, a hard link
+    /// (to `keep`), a read-only directory and a file in it.
+    fn populated() -> Sandbox {
+        let sb = Sandbox::new();
+        fs::create_dir(sb.dest.join("etc")).expect("etc");
+        fs::write(sb.dest.join("etc/conf"), "old conf\n").expect("conf");
+        fs::write(sb.dest.join("keep"), "keep\n").expect("keep");
+        fs::hard_link(sb.dest.join("keep"), sb.dest.join("etc/hard")).expect("hard link");
+        symlink("conf", sb.dest.join("etc/link")).expect("symlink");
+        fs::create_dir(sb.dest.join("ro")).expect("ro");
+        fs::write(sb.dest.join("ro/f"), "f\n").expect("ro/f");
+        fs::set_permissions(sb.dest.join("ro"), fs::Permissions::from_mode(0o555)).expect("ro");
+        sb
+    }
+
+    /// Good entries that replace, add and create before the bad one.
+    const GOOD: [Item<'static>; 7] = [
+        File("etc/conf", b"new conf\n", 0o600),
+        File("etc/hard", b"new hard\n", 0o644),
+        File("etc/link", b"a file now\n", 0o644),
+        File("etc/added", b"added\n", 0o644),
+        Dir("newdir/"),
+        File("newdir/deep/f", b"deep\n", 0o644),
+        Symlink("newlink", "etc/conf"),
+    ];
+
+    fn unchanged_after_refusal(sb: &Sandbox, archive: &[u8]) -> UnpackError {
+        let before = state(&sb.dest);
+        let opts = UnpackOptions {
+            strip: Some(0),
+            ..defaults()
+        };
+        let err = sb.refused(archive, &opts);
+        assert_eq!(state(&sb.dest), before, "the destination changed: {err}");
+        err
+    }
+
+    /// Issue 17: a zip whose second entry had a bad CRC was refused, but its first entry stayed
+    /// written.
+    #[test]
+    fn a_zip_with_a_bad_crc_leaves_the_destination_as_it_was() {
+        let sb = populated();
+        let bad_data: &[u8] = b"this entry's checksum is wrong";
+        let items = [GOOD[0], File("bad", bad_data, 0o644), GOOD[3]];
+        let zip = zip_of(&items);
+        let mut crc = flate2::Crc::new();
+        crc.update(bad_data);
+        let right = crc.sum().to_le_bytes();
+        let wrong = (crc.sum() ^ 1).to_le_bytes();
+        let err = unchanged_after_refusal(&sb, &replace_all(&zip, &right, &wrong));
+        assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+        // And with everything else before it.
+        let items: Vec<Item<'_>> = GOOD.iter().copied().chain([items[1]]).collect();
+        let zip = zip_of(
+            &items
+                .iter()
+                .copied()
+                .filter(|i| !matches!(i, Symlink(..)))
+                .collect::<Vec<_>>(),
+        );
+        unchanged_after_refusal(&sb, &replace_all(&zip, &right, &wrong));
+    }
+
+    #[test]
+    fn a_truncated_tar_leaves_the_destination_as_it_was() {
+        let sb = populated();
+        let tar = tar_of(&GOOD);
+        let tar_gz = gz(&tar);
+        let cuts = [
+            tar_gz[..tar_gz.len() * 2 / 3].to_vec(),
+            tar_gz[..tar_gz.len() - 4].to_vec(),
+            tar[..tar.len() - 1024].to_vec(),
+        ];
+        for archive in cuts {
+            let err = unchanged_after_refusal(&sb, &archive);
+            assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_entry_refused_after_good_ones_leaves_the_destination_as_it_was() {
+        let sb = populated();
+        let escape = [Symlink("out", "../outside"), File("out/pwned", b"x", 0o644)];
+        let items: Vec<Item<'_>> = GOOD.iter().chain(&escape).copied().collect();
+        for archive in [tar_of(&items), gz(&tar_of(&items))] {
+            let err = unchanged_after_refusal(&sb, &archive);
+            assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
+        }
+        // A file over a directory fails in the writing pass too, as does a hard link to a
+        // file that is not there.
+        let items: Vec<Item<'_>> = GOOD
+            .iter()
+            .copied()
+            .chain([File("ro", b"x", 0o644)])
+            .collect();
+        let err = unchanged_after_refusal(&sb, &tar_of(&items));
+        assert!(matches!(err, UnpackError::IsADirectory { .. }), "{err}");
+        let items: Vec<Item<'_>> = GOOD
+            .iter()
+            .copied()
+            .chain([Hardlink("h", "nowhere")])
+            .collect();
+        let err = unchanged_after_refusal(&sb, &tar_of(&items));
+        assert!(matches!(err, UnpackError::HardlinkTarget { .. }), "{err}");
+        fs::set_permissions(sb.dest.join("ro"), fs::Permissions::from_mode(0o755)).expect("rw");
+    }
+
+    #[test]
+    fn a_refused_unpack_removes_the_dest_it_created() {
+        let sb = Sandbox::new();
+        let items = [
+            File("a", b"a", 0o644),
+            Symlink("out", "/"),
+            File("out/x", b"x", 0o644),
+        ];
+        let archive = sb.write_archive(&tar_of(&items));
+        let err = unpack(&archive, &sb.dest.join("new/deeper"), &defaults()).expect_err("refused");
+        assert!(matches!(err, UnpackError::SymlinkEscape { .. }), "{err}");
+        assert!(sb.target_is_empty(), "{:?}", state(&sb.dest));
+        // Refused by the checking pass: the same.
+        let archive = sb.write_archive(&tar_of(&[File("../x", b"x", 0o644)]));
+        unpack(&archive, &sb.dest.join("new"), &defaults()).expect_err("refused");
+        assert!(sb.target_is_empty(), "{:?}", state(&sb.dest));
+    }
+
+    #[test]
+    fn a_successful_unpack_leaves_nothing_set_aside() {
+        let sb = populated();
+        let opts = UnpackOptions {
+            strip: Some(0),
+            ..defaults()
+        };
+        sb.unpack(&tar_of(&GOOD), &opts).expect("unpack");
+        let after = state(&sb.dest);
+        assert!(
+            after.keys().all(|k| !k.contains(".hookinit-undo")),
+            "{after:#?}"
+        );
+        assert_eq!(
+            fs::read(sb.dest.join("etc/conf")).expect("conf"),
+            b"new conf\n"
+        );
+        assert_eq!(
+            fs::read(sb.dest.join("keep")).expect("keep"),
+            b"keep\n",
+            "not through the hard link"
+        );
+        assert_eq!(fs::metadata(sb.dest.join("keep")).expect("keep").nlink(), 1);
+        assert!(
+            fs::symlink_metadata(sb.dest.join("etc/link"))
+                .expect("link")
+                .is_file()
+        );
+        fs::set_permissions(sb.dest.join("ro"), fs::Permissions::from_mode(0o755)).expect("rw");
     }
 }

@@ -709,67 +709,8 @@ impl Sink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hookinit_test_http::{HttpServer, Reply, closed_port};
     use hookinit_values::show::hex;
-    use std::io::BufRead;
-    use std::net::TcpListener;
-    use std::thread;
-
-    enum Reply {
-        /// Sent whole, then the connection is closed.
-        Full(Vec<u8>),
-        /// Sent, then the server waits for the client to hang up.
-        Stall(Vec<u8>),
-    }
-
-    fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-        let mut out = format!(
-            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
-            body.len()
-        );
-        for (name, value) in headers {
-            out.push_str(&format!("{name}: {value}\r\n"));
-        }
-        out.push_str("\r\n");
-        [out.into_bytes(), body.to_vec()].concat()
-    }
-
-    /// A loopback HTTP server answering one connection per reply, in order. The thread returns
-    /// the request lines it saw.
-    fn serve(replies: Vec<Reply>) -> (String, thread::JoinHandle<Vec<String>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let server = thread::spawn(move || {
-            let mut seen = Vec::new();
-            for reply in replies {
-                let (stream, _) = listener.accept().expect("accept");
-                let mut reader = io::BufReader::new(stream);
-                let mut request_line = String::new();
-                let _ = reader.read_line(&mut request_line);
-                loop {
-                    let mut line = String::new();
-                    match reader.read_line(&mut line) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) if line == "\r\n" => break,
-                        Ok(_) => {}
-                    }
-                }
-                seen.push(request_line.trim_end().to_string());
-                let mut stream = reader.into_inner();
-                match reply {
-                    Reply::Full(bytes) => {
-                        let _ = stream.write_all(&bytes);
-                    }
-                    Reply::Stall(bytes) => {
-                        let _ = stream.write_all(&bytes);
-                        // Returns when the client gives up and closes the connection.
-                        let _ = stream.read(&mut [0u8; 1]);
-                    }
-                }
-            }
-            seen
-        });
-        (base, server)
-    }
 
     fn body(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i % 251) as u8).collect()
@@ -782,9 +723,9 @@ mod tests {
     #[test]
     fn http_200_streams_to_the_file_with_sha256() {
         let data = body(300_000);
-        let (base, server) = serve(vec![Reply::Full(response("200 OK", &[], &data))]);
+        let server = HttpServer::start();
+        let url = server.route("/tree.tar.gz", Reply::ok(data.clone()));
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("{base}/tree.tar.gz");
         let report = fetch_to_file(&url, &dest_in(&dir), &FetchOptions::default()).expect("fetch");
         assert_eq!(fs::read(dest_in(&dir)).expect("dest"), data);
         assert_eq!(
@@ -797,19 +738,15 @@ mod tests {
                 .to_string()
                 .starts_with("fetched 293.0 KiB from http://127.0.0.1:")
         );
-        assert_eq!(
-            server.join().expect("server"),
-            ["GET /tree.tar.gz HTTP/1.1"]
-        );
+        assert_eq!(server.requests(), ["GET /tree.tar.gz HTTP/1.1"]);
     }
 
     #[test]
     fn http_404_is_not_found_and_writes_nothing() {
-        let page = b"<html>404</html>";
-        let (base, _server) = serve(vec![Reply::Full(response("404 Not Found", &[], page))]);
+        let server = HttpServer::start();
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dest_in(&dir), "previous").expect("dest");
-        let url = format!("{base}/missing.tar.gz");
+        let url = server.url("/missing.tar.gz");
         let err = fetch_to_file(&url, &dest_in(&dir), &FetchOptions::default()).expect_err("404");
         assert!(matches!(err, FetchError::NotFound { .. }), "{err}");
         assert!(
@@ -826,18 +763,10 @@ mod tests {
 
     #[test]
     fn http_500_reports_the_status() {
-        let (base, _server) = serve(vec![Reply::Full(response(
-            "503 Service Unavailable",
-            &[],
-            b"busy",
-        ))]);
+        let server = HttpServer::start();
+        let url = server.route("/x", Reply::status(503, "busy"));
         let dir = tempfile::tempdir().expect("tempdir");
-        let err = fetch_to_file(
-            &format!("{base}/x"),
-            &dest_in(&dir),
-            &FetchOptions::default(),
-        )
-        .expect_err("503");
+        let err = fetch_to_file(&url, &dest_in(&dir), &FetchOptions::default()).expect_err("503");
         assert!(
             matches!(err, FetchError::HttpStatus { status: 503, .. }),
             "{err}"
@@ -852,13 +781,8 @@ mod tests {
 
     #[test]
     fn connection_refused_is_a_connect_error() {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("http://127.0.0.1:{port}/x.tar");
+        let url = format!("http://127.0.0.1:{}/x.tar", closed_port());
         let err =
             fetch_to_file(&url, &dest_in(&dir), &FetchOptions::default()).expect_err("refused");
         assert!(matches!(err, FetchError::Connect { .. }), "{err}");
@@ -867,44 +791,38 @@ mod tests {
 
     #[test]
     fn a_stalled_body_hits_the_total_timeout() {
-        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial".to_vec();
-        let (base, server) = serve(vec![Reply::Stall(head)]);
+        let server = HttpServer::start();
+        let stalled = Reply::ok(b"partial").content_length(100_000).then_stall();
+        let url = server.route("/slow", stalled);
         let dir = tempfile::tempdir().expect("tempdir");
         let opts = FetchOptions {
             total_timeout: Duration::from_secs(1),
             ..FetchOptions::default()
         };
         let started = Instant::now();
-        let err =
-            fetch_to_file(&format!("{base}/slow"), &dest_in(&dir), &opts).expect_err("timeout");
+        let err = fetch_to_file(&url, &dest_in(&dir), &opts).expect_err("timeout");
         assert!(matches!(err, FetchError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
         assert!(!dest_in(&dir).exists(), "the partial download is removed");
-        server.join().expect("server");
+        assert_eq!(server.requests(), ["GET /slow HTTP/1.1"]);
     }
 
     #[test]
     fn a_redirect_to_an_ungranted_host_is_denied_before_connecting() {
         // Nothing listens on 127.0.0.2:80: connecting would be a Connect error, not Denied.
-        let redirect = response(
-            "302 Found",
-            &[("Location", "http://127.0.0.2/evil.tar")],
-            b"",
-        );
-        let (base, server) = serve(vec![Reply::Full(redirect)]);
+        let server = HttpServer::start();
+        let url = server.route("/a.tar", Reply::redirect(302, "http://127.0.0.2/evil.tar"));
         let dir = tempfile::tempdir().expect("tempdir");
-        let granted = base.trim_start_matches("http://").to_string();
         let opts = FetchOptions {
-            allowed_hosts: Some(vec![granted.parse().unwrap()]),
+            allowed_hosts: Some(vec![server.addr().to_string().parse().unwrap()]),
             ..FetchOptions::default()
         };
-        let err =
-            fetch_to_file(&format!("{base}/a.tar"), &dest_in(&dir), &opts).expect_err("denied");
+        let err = fetch_to_file(&url, &dest_in(&dir), &opts).expect_err("denied");
         assert!(
             matches!(&err, FetchError::Denied { url, .. } if url.contains("127.0.0.2")),
             "{err}"
         );
-        assert_eq!(server.join().expect("server").len(), 1);
+        assert_eq!(server.requests().len(), 1);
         assert!(!dest_in(&dir).exists());
     }
 
@@ -928,28 +846,20 @@ mod tests {
     #[test]
     fn redirects_within_the_grant_are_followed() {
         let data = body(1000);
-        let replies = vec![
-            Reply::Full(response(
-                "301 Moved Permanently",
-                &[("Location", "/releases/v1.tar")],
-                b"",
-            )),
-            Reply::Full(response("302 Found", &[("Location", "v1-final.tar")], b"")),
-            Reply::Full(response("200 OK", &[], &data)),
-        ];
-        let (base, server) = serve(replies);
+        let server = HttpServer::start();
+        let url = server.route("/latest", Reply::redirect(301, "/releases/v1.tar"));
+        server.route("/releases/v1.tar", Reply::redirect(302, "v1-final.tar"));
+        let last = server.route("/releases/v1-final.tar", Reply::ok(data.clone()));
         let dir = tempfile::tempdir().expect("tempdir");
         let opts = FetchOptions {
             allowed_hosts: Some(vec!["127.0.0.1".parse().unwrap()]),
             ..FetchOptions::default()
         };
-        let report =
-            fetch_to_file(&format!("{base}/latest"), &dest_in(&dir), &opts).expect("fetch");
-        assert_eq!(report.url, format!("{base}/releases/v1-final.tar"));
+        let report = fetch_to_file(&url, &dest_in(&dir), &opts).expect("fetch");
+        assert_eq!(report.url, last);
         assert_eq!(fs::read(dest_in(&dir)).expect("dest"), data);
-        let seen = server.join().expect("server");
         assert_eq!(
-            seen,
+            server.requests(),
             [
                 "GET /latest HTTP/1.1",
                 "GET /releases/v1.tar HTTP/1.1",
@@ -960,37 +870,42 @@ mod tests {
 
     #[test]
     fn redirect_loops_end() {
-        let hop = || Reply::Full(response("302 Found", &[("Location", "/again")], b""));
-        let (base, _server) = serve(vec![hop(), hop()]);
+        let server = HttpServer::start();
+        let url = server.route("/x", Reply::redirect(302, "/again"));
+        server.route("/again", Reply::redirect(302, "/again"));
         let dir = tempfile::tempdir().expect("tempdir");
         let opts = FetchOptions {
             max_redirects: 1,
             ..FetchOptions::default()
         };
-        let err = fetch_to_file(&format!("{base}/x"), &dest_in(&dir), &opts).expect_err("loop");
+        let err = fetch_to_file(&url, &dest_in(&dir), &opts).expect_err("loop");
         assert!(
             matches!(err, FetchError::TooManyRedirects { limit: 1, .. }),
             "{err}"
+        );
+        assert_eq!(
+            server.requests(),
+            ["GET /x HTTP/1.1", "GET /again HTTP/1.1"],
+            "the second redirect is not followed"
         );
     }
 
     #[test]
     fn the_size_cap_applies_to_declared_and_streamed_bodies() {
         let data = body(4096);
-        let mut undeclared = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
-        undeclared.extend_from_slice(&data);
-        let (base, _server) = serve(vec![
-            Reply::Full(response("200 OK", &[], &data)),
-            Reply::Full(undeclared),
-        ]);
+        let server = HttpServer::start();
+        let urls = [
+            server.route("/declared", Reply::ok(data.clone())),
+            server.route("/undeclared", Reply::ok(data.clone()).close_delimited()),
+            server.route("/chunked", Reply::ok(data).chunked()),
+        ];
         let dir = tempfile::tempdir().expect("tempdir");
         let opts = FetchOptions {
             max_bytes: 1000,
             ..FetchOptions::default()
         };
-        for _ in 0..2 {
-            let err = fetch_to_file(&format!("{base}/big"), &dest_in(&dir), &opts)
-                .expect_err("too large");
+        for url in urls {
+            let err = fetch_to_file(&url, &dest_in(&dir), &opts).expect_err("too large");
             assert!(
                 matches!(err, FetchError::TooLarge { limit: 1000, .. }),
                 "{err}"

@@ -21,8 +21,9 @@ compile  precompiles a component into the compile cache ($HOOKINIT_CACHE_DIR, de
          container's start loads it in a millisecond instead of compiling it.
 inspect  shows what a component is: size, sha256, WIT version, imports, exports, and the hooks
          its init subscribes to with the given configuration.
-check    tells whether this hookinit runs the component with the given grants, and which grants
-         its imports need that are missing. Exit status 0: it runs; 1: it does not.
+check    tells whether this hookinit runs the component with the given grants and
+         configuration (it links, its grants exist, its init succeeds), and which grants its
+         imports may need if it uses them. Exit status 0: it runs; 1: it does not.
 list     shows the built-in plugins embedded in this binary.";
 
 /// Entry point for `hookinit plugin ARGS...` (ARGS without `plugin`); returns the exit status.
@@ -163,63 +164,59 @@ fn check(args: &[String]) -> Result<i32, String> {
         println!("{file}: NO: this hookinit cannot run it: {why}");
         return Ok(1);
     }
-    let mut missing = Vec::new();
-    let mut notes = Vec::new();
+    // What its imports may need: said as "may", since an import is only used if the plugin
+    // calls it (a Python component imports every interface of the world).
+    let mut may_need = Vec::new();
     if info.imports_interface(&format!("{}/fetch@", super::WIT_PACKAGE)) {
         if grants.fetch.is_empty() {
-            missing.push("fetch=HOST (it imports fetch: each host it downloads from)".to_string());
+            may_need.push("fetch=HOST if it downloads (it imports fetch): each host it uses");
         }
         if grants.write.is_empty() {
-            missing.push("write=DIR (fetch writes its downloads under a write grant)".to_string());
+            may_need.push("write=DIR if it downloads: downloads are written under a write grant");
         }
     }
     if info.imports_interface(&format!("{}/archive@", super::WIT_PACKAGE))
         && grants.write.is_empty()
     {
-        missing
-            .push("write=DIR (it imports archive: unpack writes under a write grant)".to_string());
+        may_need.push("write=DIR if it unpacks archives (it imports archive)");
     }
     if info.imports_interface("wasi:filesystem/")
         && grants.read.is_empty()
         && grants.write.is_empty()
     {
-        notes.push(
-            "it may use files (imports wasi:filesystem): without read=/write= grants it sees none"
-                .to_string(),
-        );
+        may_need.push("read=DIR or write=DIR if it uses files (without them it sees none)");
+    }
+    for need in &may_need {
+        println!("{file}: may need {need}");
     }
     if info.imports_interface("wasi:sockets/") {
-        notes.push(
-            "it imports wasi:sockets: sockets are always denied; downloads go through fetch".into(),
+        println!(
+            "{file}: note: it imports wasi:sockets: sockets are always denied; downloads go \
+             through fetch"
         );
     }
-    for dir in grants.read.iter().chain(&grants.write) {
-        if !dir.is_dir() {
-            missing.push(format!(
-                "{}: granted directory does not exist here",
-                dir.display()
-            ));
-        }
+    // What cannot work: a granted directory that is not there stops the plugin's load.
+    let absent: Vec<String> = [("read", &grants.read), ("write", &grants.write)]
+        .into_iter()
+        .flat_map(|(kind, dirs)| dirs.iter().map(move |dir| (kind, dir)))
+        .filter(|(_, dir)| !dir.is_dir())
+        .map(|(kind, dir)| format!("{kind}={}", dir.display()))
+        .collect();
+    if !absent.is_empty() {
+        println!(
+            "{file}: NO: no such directory here: {} (a grant must name an existing directory)",
+            absent.join(", ")
+        );
+        return Ok(1);
     }
-    let hooks = run_init(file, grants, config);
-    for note in &notes {
-        println!("{file}: note: {note}");
-    }
-    for m in &missing {
-        println!("{file}: missing grant: {m}");
-    }
-    match hooks {
-        Ok(hooks) if missing.is_empty() => {
+    match run_init(file, grants, config) {
+        Ok(hooks) => {
             println!(
                 "{file}: OK: runs on this hookinit ({}@{}); hooks: {hooks}",
                 super::WIT_PACKAGE,
                 super::WIT_VERSION
             );
             Ok(0)
-        }
-        Ok(hooks) => {
-            println!("{file}: NO: it initialises (hooks: {hooks}) but lacks the grants above");
-            Ok(1)
         }
         Err(why) => {
             println!("{file}: NO: {why}");

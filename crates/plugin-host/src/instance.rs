@@ -161,8 +161,8 @@ impl PluginInstance {
             .map_err(Fault::Crash)
     }
 
-    /// One call with a fresh epoch deadline; the caller's watchdog increments the epoch when the
-    /// deadline passes. Errors come back classified, on one line.
+    /// One call with a fresh epoch deadline; the caller's [`super::interrupt::Interrupter`]
+    /// increments the epoch when the deadline passes. Errors come back classified, on one line.
     fn call<R>(
         &mut self,
         deadline: Duration,

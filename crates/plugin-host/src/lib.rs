@@ -13,7 +13,8 @@
 //! - `runtime.rs`: the runtime in-process ([`Plugins`]), as the plugin process,
 //!   `hookinit plugin check` and the runtime tests use it.
 //! - `worker.rs`: the worker thread: loading, hook chains, failure handling.
-//! - `watchdog.rs`: deadlines (epoch interruption, answers for a blocked plugin).
+//! - `handoff.rs`: the queues between the relay thread and the worker.
+//! - `interrupt.rs`: deadlines inside the process (epoch interruption; PID 1 owns the last).
 //! - `engine.rs`: the wasmtime configuration (shared with build.rs).
 //! - `sandbox.rs`: the policy: grants, limits.
 //! - `host_api.rs`: the WIT imports (log, process, fetch, archive); `services.rs` bridges to the
@@ -30,9 +31,11 @@ pub mod cache;
 pub mod cli;
 mod convert;
 pub mod engine;
+mod handoff;
 mod host_api;
 pub mod inspect;
 mod instance;
+mod interrupt;
 mod linker;
 pub mod load;
 mod output;
@@ -40,7 +43,6 @@ mod process;
 mod runtime;
 pub mod sandbox;
 mod services;
-mod watchdog;
 mod worker;
 
 pub use bindings::{WIT_PACKAGE, WIT_VERSION};

@@ -1,6 +1,6 @@
 //! The plugin process's own work, after PID 1 forked it ([`hookinit_init::plugin_process`] sets
-//! the process up and says what PID 1 expects of it): start the runtime, say how that went, then
-//! relay requests and replies until PID 1 closes the socket.
+//! the process up and says what PID 1 expects of it): start the runtime, saying each step and
+//! how it went, then relay requests and replies until PID 1 closes the socket.
 
 use std::io;
 use std::os::fd::AsFd;
@@ -15,7 +15,12 @@ use super::Plugins;
 /// The [`hookinit_init::plugin_process::Runtime`] of the full build. Returns the process's exit
 /// status.
 pub fn serve(socket: UnixStream, specs: &[PluginSpec]) -> i32 {
-    let plugins = match Plugins::start(specs) {
+    // Each step goes to PID 1 as it happens: PID 1 owns the start's deadlines. If the socket is
+    // gone, so is PID 1's interest; the report below fails the same way.
+    let step = |step| {
+        let _ = wire::send(&mut &socket, &FromRuntime::Step(step));
+    };
+    let plugins = match Plugins::start_reporting(specs, crate::Limits::default(), step) {
         Ok((plugins, _)) => plugins,
         Err(e) => {
             let _ = wire::send(&mut &socket, &FromRuntime::Started(Err(e.to_string())));

@@ -1,17 +1,18 @@
-//! The plugin runtime as the init's main loop sees it: [`Plugins`], a handle to one worker thread
-//! that owns every piece of wasmtime state. The main thread sends [`Request`]s (never blocks)
-//! and polls [`Plugins::wake_fd`] next to its signalfd for [`Reply`]s.
+//! The plugin runtime as its caller sees it (the plugin process's relay loop, `hookinit plugin
+//! check`, the runtime tests): [`Plugins`], a handle to one worker thread that owns every piece
+//! of wasmtime state. The caller sends [`Request`]s (never blocks) and polls
+//! [`Plugins::wake_fd`] for [`Reply`]s.
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
+use super::handoff::{Shared, StartEvent};
 use super::sandbox::Limits;
-use super::watchdog::{self, Shared};
 use super::worker;
 use hookinit_init::config::plan::PluginSpec;
 use hookinit_init::plugin_process::{
-    Hook, HookFailure, PluginFailure, Reply, Request, StartReport,
+    Hook, HookFailure, PluginFailure, Reply, Request, StartReport, StartStep,
 };
 
 /// The running plugins. Dropping it stops the worker (once it is idle).
@@ -35,10 +36,18 @@ impl Plugins {
         specs: &[PluginSpec],
         limits: Limits,
     ) -> anyhow::Result<(Plugins, Vec<PluginFailure>)> {
+        Plugins::start_reporting(specs, limits, |_| {})
+    }
+
+    /// [`Plugins::start_with`], telling `step` where the start stands as it goes: the plugin
+    /// process passes each step on to PID 1, which owns the start's deadlines.
+    pub fn start_reporting(
+        specs: &[PluginSpec],
+        limits: Limits,
+        mut step: impl FnMut(StartStep),
+    ) -> anyhow::Result<(Plugins, Vec<PluginFailure>)> {
         let shared = Shared::new()?;
         let facts = super::host_api::SharedFacts::default();
-        let (tx, rx) = mpsc::channel();
-        shared.lock().start = Some(tx);
         if specs.is_empty() {
             let plugins = Plugins {
                 shared,
@@ -47,30 +56,21 @@ impl Plugins {
             };
             return Ok((plugins, Vec::new()));
         }
-        let (engine_tx, engine_rx) = mpsc::channel();
+        let (tx, rx) = mpsc::channel();
         {
             let (shared, facts, specs) = (shared.clone(), facts.clone(), specs.to_vec());
             std::thread::Builder::new()
                 .name("hookinit-plugins".into())
-                .spawn(move || worker::run(specs, limits, shared, facts, engine_tx))?;
+                .spawn(move || worker::run(specs, limits, shared, facts, tx))?;
         }
-        // The worker creates the engine; the watchdog needs a handle to it.
-        match engine_rx.recv() {
-            Ok(Ok(engine)) => {
-                let shared = shared.clone();
-                std::thread::Builder::new()
-                    .name("hookinit-watchdog".into())
-                    .spawn(move || {
-                        worker::block_async_signals();
-                        watchdog::run(engine, shared)
-                    })?;
+        let report = loop {
+            match rx.recv() {
+                Ok(StartEvent::Step(s)) => step(s),
+                Ok(StartEvent::Done(report)) => break report,
+                Ok(StartEvent::Failed(e)) => anyhow::bail!("cannot start the plugin runtime: {e}"),
+                Err(_) => anyhow::bail!("the plugin runtime stopped while starting"),
             }
-            Ok(Err(e)) => anyhow::bail!("cannot start the plugin runtime: {e}"),
-            Err(_) => anyhow::bail!("the plugin runtime stopped while starting"),
-        }
-        let report = rx
-            .recv()
-            .map_err(|_| anyhow::anyhow!("the plugin runtime stopped while starting"))?;
+        };
         let failures = report.failures.clone();
         Ok((
             Plugins {
@@ -110,9 +110,9 @@ impl Plugins {
             _ => {}
         }
         let mut st = self.shared.lock();
-        if st.wedged.is_some() || self.report.plugins.is_empty() {
-            // Nobody can answer: the worker is blocked (or there is no plugin).
-            if let Some(reply) = no_worker_reply(&st, req) {
+        if self.report.plugins.is_empty() {
+            // No plugin to ask: the defaults.
+            if let Some(reply) = req.unanswered(Ok) {
                 self.shared.reply(&mut st, reply);
             }
             return;
@@ -160,17 +160,9 @@ impl Plugins {
     }
 }
 
-fn no_worker_reply(st: &watchdog::SharedState, req: Request) -> Option<Reply> {
-    if st.wedged.is_some() {
-        return Shared::default_reply(st, req);
-    }
-    req.unanswered(Ok)
-}
-
 impl Drop for Plugins {
     fn drop(&mut self) {
         self.shared.lock().shutdown = true;
         self.shared.work.notify_all();
-        self.shared.watch.notify_all();
     }
 }

@@ -1,10 +1,9 @@
 //! The worker thread: owns the Engine, the Linker and every plugin's Store; loads the plugins,
-//! then serves requests one at a time, running each hook chain under the watchdog.
+//! then serves requests one at a time, each guest call under the [`Interrupter`]'s deadline.
 //!
 //! A plugin that traps, runs out of time or memory is reported in one line and dropped (its
 //! Store freed); the chain goes on without it.
 
-use std::sync::mpsc;
 use std::time::Instant;
 
 use wasmtime::Engine;
@@ -12,15 +11,16 @@ use wasmtime::Engine;
 use super::cache::Cache;
 use super::convert::{self, Originals};
 use super::engine;
+use super::handoff::{Shared, StartEvent, StartEvents};
 use super::host_api::SharedFacts;
 use super::instance::{self, Fault, PluginInstance};
+use super::interrupt::Interrupter;
 use super::linker::HostLinker;
 use super::load::{self, Origin};
 use super::sandbox::{Limits, Sandbox};
-use super::watchdog::{Abandon, Shared};
 use hookinit_init::config::plan::{PluginSource, PluginSpec};
 use hookinit_init::plugin_process::{ExitAction, Hook, HookFailure, SignalAction};
-use hookinit_init::plugin_process::{Reply, Request, StartReport};
+use hookinit_init::plugin_process::{Reply, Request, StartReport, StartStep};
 use std::sync::Arc;
 
 /// The target triple hookinit was built for (set by build.rs); the engine compiles for its
@@ -51,6 +51,8 @@ struct Slot {
 
 struct Worker {
     shared: Arc<Shared>,
+    interrupter: Interrupter,
+    events: StartEvents,
     facts: SharedFacts,
     limits: Limits,
     plugins: Vec<Slot>,
@@ -61,18 +63,22 @@ pub fn run(
     limits: Limits,
     shared: Arc<Shared>,
     facts: SharedFacts,
-    engine_tx: mpsc::Sender<Result<Engine, String>>,
+    events: StartEvents,
 ) {
     block_async_signals();
-    // wasmtime-wasi's sync bindings run their futures on the tokio runtime they find entered;
-    // without one they build a multi-threaded runtime (more threads in PID 1).
-    let rt = match tokio::runtime::Builder::new_current_thread()
+    // wasmtime-wasi's sync bindings run their futures on the tokio runtime they find entered
+    // (`Handle::block_on`); without one they build one with a thread per core. A current-thread
+    // runtime does not do: only `Runtime::block_on` drives its timers, so a guest's sleep never
+    // ended. One worker thread drives them.
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("hookinit-tokio")
         .enable_time()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            let _ = engine_tx.send(Err(format!("tokio runtime: {e}")));
+            let _ = events.send(StartEvent::Failed(format!("tokio runtime: {e}")));
             return;
         }
     };
@@ -80,13 +86,21 @@ pub fn run(
     let engine = match engine::engine(TARGET) {
         Ok(engine) => engine,
         Err(e) => {
-            let _ = engine_tx.send(Err(format!("wasmtime engine: {e}")));
+            let _ = events.send(StartEvent::Failed(format!("wasmtime engine: {e}")));
             return;
         }
     };
-    let _ = engine_tx.send(Ok(engine.clone()));
+    let interrupter = match Interrupter::start(engine.clone()) {
+        Ok(interrupter) => interrupter,
+        Err(e) => {
+            let _ = events.send(StartEvent::Failed(format!("interrupt thread: {e}")));
+            return;
+        }
+    };
     let mut worker = Worker {
         shared,
+        interrupter,
+        events,
         facts,
         limits,
         plugins: Vec::new(),
@@ -98,22 +112,21 @@ pub fn run(
 impl Worker {
     fn start(&mut self, engine: &Engine, specs: &[PluginSpec]) {
         let cache = Cache::new(Cache::default_dir());
+        let mut report = StartReport::default();
         let mut linker = match HostLinker::new(engine) {
             Ok(l) => l,
             Err(e) => {
-                let failures = specs
+                report.failures = specs
                     .iter()
                     .map(|s| failure(&s.name, format!("cannot link host functions: {e}")))
                     .collect();
-                self.finish_start(StartReport {
-                    plugins: vec![],
-                    failures,
-                });
+                let _ = self.events.send(StartEvent::Done(report));
                 return;
             }
         };
-        for (i, spec) in specs.iter().enumerate() {
+        for spec in specs {
             let started = Instant::now();
+            self.step(StartStep::Loading(spec.name.clone()));
             let prepared = load::load(engine, spec, &cache).and_then(|loaded| {
                 let pre = instance::prepare(engine, &mut linker, &loaded.component)?;
                 let sandbox = Sandbox::new(spec)?;
@@ -122,7 +135,7 @@ impl Worker {
             let (pre, sandbox, origin) = match prepared {
                 Ok(p) => p,
                 Err(why) => {
-                    self.start_failure(spec, why);
+                    self.start_failure(&mut report, spec, why);
                     continue;
                 }
             };
@@ -140,26 +153,20 @@ impl Worker {
                 loaded_in.as_secs_f64() * 1e3,
                 sandbox.describe()
             );
-            let not_started = specs[i + 1..].iter().map(|s| s.name.clone()).collect();
-            let generation = self.shared.begin_call(
-                &spec.name,
-                None,
-                self.limits.init,
-                Abandon::Start { not_started },
-            );
-            let result = PluginInstance::start(
-                engine,
-                &pre,
-                sandbox,
-                self.facts.clone(),
-                &self.limits,
-                &config,
-            );
-            if self.shared.end_call(generation) {
-                // The watchdog reported this plugin and answered start for us; the plugins after
-                // it were reported as not started.
-                return;
-            }
+            self.step(StartStep::Initialising {
+                plugin: spec.name.clone(),
+                within: self.limits.init,
+            });
+            let result = self.interrupter.watch(self.limits.init, || {
+                PluginInstance::start(
+                    engine,
+                    &pre,
+                    sandbox,
+                    self.facts.clone(),
+                    &self.limits,
+                    &config,
+                )
+            });
             match result {
                 Ok(instance) => {
                     let subs = [Hook::PreExec, Hook::OnExit, Hook::OnSignal]
@@ -170,11 +177,7 @@ impl Worker {
                         started.elapsed().as_secs_f64() * 1e3,
                         hook_list(subs)
                     );
-                    self.shared
-                        .lock()
-                        .start_progress
-                        .plugins
-                        .push((spec.name.clone(), subs));
+                    report.plugins.push((spec.name.clone(), subs));
                     let mut limits = self.limits.clone();
                     if matches!(spec.source, PluginSource::Builtin(_)) {
                         limits.pre_exec = limits.builtin_pre_exec;
@@ -186,37 +189,35 @@ impl Worker {
                         failed_start: None,
                     });
                 }
-                Err(Fault::Error(why)) | Err(Fault::Crash(why)) => self.start_failure(spec, why),
+                Err(Fault::Error(why)) | Err(Fault::Crash(why)) => {
+                    self.start_failure(&mut report, spec, why)
+                }
             }
         }
-        let report = std::mem::take(&mut self.shared.lock().start_progress);
-        self.finish_start(report);
+        let _ = self.events.send(StartEvent::Done(report));
     }
 
-    fn start_failure(&mut self, spec: &PluginSpec, why: String) {
+    /// Tells the starter (and through it PID 1) where the start stands.
+    fn step(&self, step: StartStep) {
+        let _ = self.events.send(StartEvent::Step(step));
+    }
+
+    fn start_failure(&mut self, report: &mut StartReport, spec: &PluginSpec, why: String) {
         let f = failure(&spec.name, why);
-        let mut st = self.shared.lock();
-        st.start_progress.failures.push(f.clone());
+        report.failures.push(f.clone());
         if !spec.start_depends_on_it() {
             hookinit_init::error!("{f}");
         } else {
             // Its pre-exec "runs" and fails, which stops the start and says why in one line.
-            st.start_progress
+            report
                 .plugins
                 .push((spec.name.clone(), [true, false, false]));
-            drop(st);
             self.plugins.push(Slot {
                 name: spec.name.clone(),
                 instance: None,
                 limits: self.limits.clone(),
                 failed_start: Some(f.reason),
             });
-        }
-    }
-
-    fn finish_start(&mut self, report: StartReport) {
-        if let Some(tx) = self.shared.lock().start.take() {
-            let _ = tx.send(report);
         }
     }
 
@@ -241,65 +242,50 @@ impl Worker {
         }
     }
 
-    /// Runs one request's hook chain. `None`: already answered by the watchdog.
+    /// Runs one request's hook chain. `None` for a request that wants no answer.
     fn handle(&mut self, req: Request) -> Option<Reply> {
         match req {
-            Request::PreExec(spec) => self.pre_exec(spec),
-            Request::OnExit { status, .. } => self.on_exit(convert::exit_to_wit(status)),
-            Request::OnSignal(signal) => self.on_signal(signal),
+            Request::PreExec(spec) => Some(self.pre_exec(spec)),
+            Request::OnExit { status, .. } => Some(self.on_exit(convert::exit_to_wit(status))),
+            Request::OnSignal(signal) => Some(self.on_signal(signal)),
             Request::SetMainPid(_) => None,
         }
     }
 
-    /// Calls `f` on plugin `i` under the watchdog. `Err(None)`: abandoned (answered already).
+    /// Calls `f` on plugin `i`, interrupted at the hook's deadline. A failure is logged (except
+    /// pre-exec's: the line that stops the start says why) and kept for the reply.
     fn call<R>(
         &mut self,
         i: usize,
         hook: Hook,
-        fallback: Reply,
         f: impl FnOnce(&mut PluginInstance, std::time::Duration) -> Result<R, Fault>,
-    ) -> Result<R, Option<Fault>> {
+    ) -> Result<R, Fault> {
         let slot = &mut self.plugins[i];
         let limit = slot.limits.deadline(hook);
         let Some(instance) = slot.instance.as_mut() else {
-            return Err(Some(Fault::Crash(String::new())));
+            return Err(Fault::Crash(String::new()));
         };
-        let generation =
-            self.shared
-                .begin_call(&slot.name, Some(hook), limit, Abandon::Reply(fallback));
-        let result = f(instance, limit);
-        let abandoned = self.shared.end_call(generation);
-        if abandoned {
+        let result = self.interrupter.watch(limit, || f(instance, limit));
+        let (Err(Fault::Crash(why)) | Err(Fault::Error(why))) = &result else {
+            return result;
+        };
+        if hook != Hook::PreExec {
+            let disabled = if matches!(result, Err(Fault::Crash(_))) {
+                "; disabled"
+            } else {
+                ""
+            };
+            hookinit_init::error!("plugin {}: {hook}: {why}{disabled}", slot.name);
+        }
+        self.shared.lock().failures.push(HookFailure {
+            plugin: slot.name.clone(),
+            hook: Some(hook),
+            reason: why.clone(),
+        });
+        if matches!(result, Err(Fault::Crash(_))) {
             slot.instance = None;
-            return Err(None);
         }
-        match result {
-            Ok(r) => Ok(r),
-            // A failed pre-exec stops the start, and the line saying so gives the reason.
-            Err(Fault::Crash(why)) => {
-                if hook != Hook::PreExec {
-                    hookinit_init::error!("plugin {}: {hook}: {why}; disabled", slot.name);
-                }
-                slot.instance = None;
-                self.shared.lock().failures.push(HookFailure {
-                    plugin: slot.name.clone(),
-                    hook: Some(hook),
-                    reason: why.clone(),
-                });
-                Err(Some(Fault::Crash(why)))
-            }
-            Err(Fault::Error(why)) => {
-                if hook != Hook::PreExec {
-                    hookinit_init::error!("plugin {}: {hook}: {why}", slot.name);
-                }
-                self.shared.lock().failures.push(HookFailure {
-                    plugin: slot.name.clone(),
-                    hook: Some(hook),
-                    reason: why.clone(),
-                });
-                Err(Some(Fault::Error(why)))
-            }
-        }
+        result
     }
 
     fn subscribers(&self, hook: Hook) -> Vec<usize> {
@@ -313,9 +299,9 @@ impl Worker {
             .collect()
     }
 
-    fn pre_exec(&mut self, spec: hookinit_init::plugin_process::CommandSpec) -> Option<Reply> {
+    fn pre_exec(&mut self, spec: hookinit_init::plugin_process::CommandSpec) -> Reply {
         let reply = self.pre_exec_chain(spec);
-        if matches!(reply, Some(Reply::PreExec(Err(_)))) {
+        if matches!(reply, Reply::PreExec(Err(_))) {
             // The main process will not run: no scratch directory is needed any more.
             self.release_scratch(None);
         } else {
@@ -338,103 +324,71 @@ impl Worker {
         }
     }
 
-    fn pre_exec_chain(
-        &mut self,
-        spec: hookinit_init::plugin_process::CommandSpec,
-    ) -> Option<Reply> {
+    fn pre_exec_chain(&mut self, spec: hookinit_init::plugin_process::CommandSpec) -> Reply {
         let mut originals = Originals::default();
         let mut cmd = convert::command_to_wit(&spec, &mut originals);
         let subscribers = self.subscribers(Hook::PreExec);
         for i in 0..self.plugins.len() {
-            if let Some(why) = &self.plugins[i].failed_start {
-                return Some(Reply::PreExec(Err(HookFailure {
-                    plugin: self.plugins[i].name.clone(),
+            let name = self.plugins[i].name.clone();
+            let stop = |reason| {
+                Reply::PreExec(Err(HookFailure {
+                    plugin: name.clone(),
                     hook: Some(Hook::PreExec),
-                    reason: format!("could not be loaded: {why}"),
-                })));
+                    reason,
+                }))
+            };
+            if let Some(why) = &self.plugins[i].failed_start {
+                return stop(format!("could not be loaded: {why}"));
             }
             if !subscribers.contains(&i) {
                 continue;
             }
-            let name = self.plugins[i].name.clone();
-            let deadline = self.plugins[i].limits.pre_exec;
-            let fallback = Reply::PreExec(Err(HookFailure {
-                plugin: name.clone(),
-                hook: Some(Hook::PreExec),
-                reason: format!("did not return within {}", instance::human(deadline)),
-            }));
             // The plugin sees only the variables it was granted (env=NAME).
             let input = match self.plugins[i].instance.as_ref() {
                 Some(instance) => convert::visible_to(&cmd, |k| instance.sees_env(k)),
                 None => cmd.clone(),
             };
-            let result = self.call(i, Hook::PreExec, fallback, |p, d| p.pre_exec(&input, d));
+            let result = self.call(i, Hook::PreExec, |p, d| p.pre_exec(&input, d));
             if let Some(instance) = self.plugins[i].instance.as_mut() {
                 instance.release_scratch(Some(Hook::PreExec));
             }
             match result {
                 Ok(next) => cmd = convert::merge_returned(&cmd, &input, next),
-                Err(None) => return None,
-                Err(Some(Fault::Error(why))) => {
-                    let f = HookFailure {
-                        plugin: name,
-                        hook: Some(Hook::PreExec),
-                        reason: why,
-                    };
-                    return Some(Reply::PreExec(Err(f)));
-                }
-                Err(Some(Fault::Crash(why))) => {
-                    return Some(Reply::PreExec(Err(HookFailure {
-                        plugin: name,
-                        hook: Some(Hook::PreExec),
-                        reason: why,
-                    })));
-                }
+                Err(Fault::Error(why)) | Err(Fault::Crash(why)) => return stop(why),
             }
         }
         self.facts.lock().unwrap_or_else(|e| e.into_inner()).command = Some(cmd.clone());
-        Some(Reply::PreExec(Ok(convert::command_from_wit(
-            cmd, &originals,
-        ))))
+        Reply::PreExec(Ok(convert::command_from_wit(cmd, &originals)))
     }
 
-    fn on_exit(&mut self, status: super::bindings::wit::ExitStatus) -> Option<Reply> {
+    fn on_exit(&mut self, status: super::bindings::wit::ExitStatus) -> Reply {
         let mut decided = ExitAction::Propagate;
         for i in self.subscribers(Hook::OnExit) {
-            let fallback = Reply::OnExit(decided);
-            let answer = self.call(i, Hook::OnExit, fallback, |p, d| p.on_exit(status, d));
-            match answer {
-                Ok(action) => {
-                    let action = convert::exit_action_from_wit(action);
-                    if decided == ExitAction::Propagate {
-                        decided = action;
-                    }
+            if let Ok(action) = self.call(i, Hook::OnExit, |p, d| p.on_exit(status, d)) {
+                let action = convert::exit_action_from_wit(action);
+                if decided == ExitAction::Propagate {
+                    decided = action;
                 }
-                Err(None) => return None,
-                Err(Some(_)) => {}
             }
         }
         self.release_scratch(None);
-        Some(Reply::OnExit(decided))
+        Reply::OnExit(decided)
     }
 
-    fn on_signal(&mut self, signal: i32) -> Option<Reply> {
+    fn on_signal(&mut self, signal: i32) -> Reply {
         let mut current = signal;
         for i in self.subscribers(Hook::OnSignal) {
             let Ok(sig) = u8::try_from(current) else {
                 break;
             };
-            let fallback = Reply::OnSignal(SignalAction::Forward(current));
-            match self.call(i, Hook::OnSignal, fallback, |p, d| p.on_signal(sig, d)) {
-                Ok(action) => match convert::signal_action_from_wit(action, current) {
+            if let Ok(action) = self.call(i, Hook::OnSignal, |p, d| p.on_signal(sig, d)) {
+                match convert::signal_action_from_wit(action, current) {
                     SignalAction::Forward(next) => current = next,
-                    SignalAction::Ignore => return Some(Reply::OnSignal(SignalAction::Ignore)),
-                },
-                Err(None) => return None,
-                Err(Some(_)) => {}
+                    SignalAction::Ignore => return Reply::OnSignal(SignalAction::Ignore),
+                }
             }
         }
-        Some(Reply::OnSignal(SignalAction::Forward(current)))
+        Reply::OnSignal(SignalAction::Forward(current))
     }
 }
 

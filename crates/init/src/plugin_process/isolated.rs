@@ -1,7 +1,7 @@
 //! The plugin runtime in a process of its own: what the init's main loop talks to.
 //!
 //! PID 1 forks once, while it still has a single thread, and the child runs the plugin runtime
-//! (a [`Runtime`] the binary supplies: worker and watchdog threads, every wasmtime object). The
+//! (a [`Runtime`] the binary supplies: worker and interrupt threads, every wasmtime object). The
 //! two talk over a socket pair (`wire.rs`). Whatever goes wrong in the runtime, a panic (the shipped build aborts on panic),
 //! a crash in native code, memory exhaustion, ends that process and not the init: the init logs
 //! one line, answers what was pending with the defaults, and carries on without plugins.
@@ -16,13 +16,13 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{ForkResult, Pid};
 
 use super::Runtime;
-use super::messages::{Reply, Request, StartReport};
+use super::messages::{Reply, Request, StartReport, StartStep};
 use super::types::{Hook, HookFailure, PluginFailure};
 use super::wake::Wake;
 use super::wire::{self, FromRuntime, Inbox};
@@ -134,6 +134,7 @@ impl IsolatedPlugins {
                     pid: child,
                     socket,
                     inbox: Inbox::default(),
+                    step: None,
                 })
             }
         }
@@ -262,6 +263,8 @@ pub struct Starting {
     pid: Pid,
     socket: UnixStream,
     inbox: Inbox,
+    /// What it said it does now, and since when.
+    step: Option<(StartStep, Instant)>,
 }
 
 /// Where a start stands after the process was heard from.
@@ -279,6 +282,19 @@ impl Starting {
         self.socket.as_fd()
     }
 
+    /// The plugin whose `init` runs now, and when PID 1 stops waiting for it: its deadline (the
+    /// plugin process interrupts a spinning `init` at that) plus `margin` (for one blocked in a
+    /// host call, which only a kill ends). `None` while a plugin loads: the start's own deadline
+    /// bounds downloads and compiles.
+    pub fn init_deadline(&self, margin: Duration) -> Option<(&str, Duration, Instant)> {
+        match &self.step {
+            Some((StartStep::Initialising { plugin, within }, since)) => {
+                Some((plugin.as_str(), *within, *since + *within + margin))
+            }
+            _ => None,
+        }
+    }
+
     /// Reads what the process sent. Never blocks.
     pub fn progress(mut self) -> Progress {
         let closed = match receive_available(&self.socket, &mut self.inbox) {
@@ -289,7 +305,13 @@ impl Starting {
                 ));
             }
         };
-        let report = match self.inbox.next_message::<FromRuntime>() {
+        let report = loop {
+            match self.inbox.next_message::<FromRuntime>() {
+                Ok(Some(FromRuntime::Step(step))) => self.step = Some((step, Instant::now())),
+                other => break other,
+            }
+        };
+        let report = match report {
             Ok(Some(FromRuntime::Started(Ok(report)))) => report,
             Ok(Some(FromRuntime::Started(Err(e)))) => {
                 return self.fail(format!("cannot start the plugin runtime: {e}"));

@@ -1,5 +1,7 @@
 //! What PID 1 and the plugin process ask and answer: the requests, in order, and their replies.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::types::{
@@ -22,7 +24,7 @@ pub enum Request {
 }
 
 impl Request {
-    /// The answer when no plugin can give one (none running, the runtime blocked or gone): the
+    /// The answer when no plugin can give one (none running, or the plugin process gone): the
     /// signal forwarded as it is, the exit propagated; `pre_exec` decides for a pre-exec.
     /// `None` for a request that wants no answer.
     pub fn unanswered(
@@ -51,7 +53,18 @@ pub enum Reply {
     OnSignal(SignalAction),
 }
 
-/// What the worker tells `start` (and, if a plugin blocks the start, the watchdog does).
+/// Where the plugin process's start stands, said as it goes so that PID 1 can own its deadlines:
+/// loading (a download or a compile) is bounded by the start's deadline, a plugin's `init` by
+/// its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StartStep {
+    /// Plugin `.0` is being loaded: read, downloaded, compiled or taken from the cache.
+    Loading(String),
+    /// Plugin `plugin`'s instantiation and `init` run now, for at most `within`.
+    Initialising { plugin: String, within: Duration },
+}
+
+/// What the plugin process reports once every plugin was loaded and initialised (or failed to).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct StartReport {
     /// Plugins that initialised, in order, with their subscriptions (pre-exec, on-exit,

@@ -26,7 +26,7 @@ use crate::config::plan::PluginSpec;
 
 pub use isolated::{IsolatedPlugins, Progress, Starting, note_end, reaped_plugin_process};
 pub use limits::Limits;
-pub use messages::{Reply, Request, StartReport};
+pub use messages::{Reply, Request, StartReport, StartStep};
 pub use types::{
     CommandSpec, ExitAction, ExitInfo, Hook, HookFailure, PluginFailure, ResourceLimit,
     RlimitResource, SignalAction,

@@ -7,13 +7,15 @@ use std::io::{self, Write};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::messages::{Reply, StartReport};
+use super::messages::{Reply, StartReport, StartStep};
 use super::types::HookFailure;
 
 /// The init sends [`super::Request`]s; the plugin process answers with these.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum FromRuntime {
-    /// Once, first: the plugins are ready (or the runtime could not start at all).
+    /// While starting, before each plugin's load and its `init`.
+    Step(StartStep),
+    /// Once, after the steps: the plugins are ready (or the runtime could not start at all).
     Started(Result<StartReport, String>),
     /// The next reply, in request order, with the hook failures logged while computing it.
     Reply {

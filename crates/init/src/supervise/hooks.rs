@@ -1,10 +1,11 @@
 //! The supervisor's side of the plugin conversation: starting the runtime only when the plan has
 //! plugins, and the bookkeeping that keeps signals flowing while on-signal hooks decide.
 //!
-//! The runtime answers every request, in order, within the hook's deadline (its watchdog answers
-//! for a plugin that blocks). PID 1 owns the last deadline: a request left unanswered well past
-//! that makes it kill the plugin process, whose owed replies then come back as the defaults
-//! (signals forwarded, in order): no signal is lost.
+//! The runtime answers every request, in order, within the hook's deadline when its plugins spin
+//! (it interrupts them); a plugin blocked in a host call is not interrupted there. PID 1 owns
+//! the last deadline: a request left unanswered past the hook's deadline and a margin makes it
+//! kill the plugin process, whose owed replies then come back as the defaults (signals
+//! forwarded, in order): no signal is lost.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

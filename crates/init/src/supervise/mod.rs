@@ -157,8 +157,10 @@ impl Supervisor {
                 return Ok(());
             }
         };
-        let deadline = Instant::now() + START_DEADLINE;
+        let start_deadline = Instant::now() + START_DEADLINE;
         loop {
+            let init = starting.init_deadline(SAFETY_MARGIN);
+            let deadline = init.map_or(start_deadline, |(_, _, at)| at.min(start_deadline));
             match next_event(&mut self.signals, Some(starting.fd()), Some(deadline)) {
                 // The plugin process, if it died: its socket then reads as ended.
                 Event::Signal(libc::SIGCHLD) => {
@@ -186,12 +188,20 @@ impl Supervisor {
                     }
                 },
                 Event::Timeout => {
+                    let why = match init {
+                        // A spinning init is interrupted in the process; this one is blocked.
+                        Some((plugin, within, at)) if at <= start_deadline => format!(
+                            "plugin {plugin}: init did not return within {} (blocked in a host \
+                             call; the plugin process was killed)",
+                            humantime::format_duration(within)
+                        ),
+                        _ => format!(
+                            "the plugins did not start within {} (the plugin process was killed)",
+                            humantime::format_duration(START_DEADLINE)
+                        ),
+                    };
                     starting.abandon();
-                    let err = anyhow::anyhow!(
-                        "the plugins did not start within {} (the plugin process was killed)",
-                        humantime::format_duration(START_DEADLINE)
-                    );
-                    self.hooks = Hooks::not_started(&self.plan, err);
+                    self.hooks = Hooks::not_started(&self.plan, anyhow::anyhow!(why));
                     return Ok(());
                 }
             }
@@ -255,7 +265,8 @@ impl Supervisor {
                         }
                     }
                 }
-                // The runtime's own deadlines should have answered by now: it is wedged.
+                // A spinning hook would have been interrupted by now: one is blocked (or the
+                // process is frozen).
                 Event::Timeout => self.give_up_on_plugins(&format!(
                     "did not finish the pre-exec hooks within {}",
                     humantime::format_duration(allowed)
