@@ -576,7 +576,7 @@ fn a_missing_or_bogus_file_is_one_failure() {
 #[test]
 fn sha256_pins_are_checked() {
     let mut pinned = behave("pinned", &[]);
-    pinned.sha256 = Some("00".repeat(32));
+    pinned.sha256 = Some("00".repeat(32).parse().unwrap());
     let (_p, failures) = Plugins::start(&[pinned]).unwrap();
     assert!(
         failures[0].reason.starts_with("sha256 mismatch"),
@@ -588,7 +588,7 @@ fn sha256_pins_are_checked() {
 #[test]
 fn url_plugins_need_a_pin() {
     let mut remote = spec("remote", Path::new("/"), &[]);
-    remote.source = PluginSource::Url("https://example.invalid/p.wasm".into());
+    remote.source = PluginSource::Url("https://example.invalid/p.wasm".parse().unwrap());
     let (_p, failures) = Plugins::start(&[remote]).unwrap();
     assert!(
         failures[0].reason.contains("is not pinned"),
@@ -829,14 +829,14 @@ fn threads_added_by_the_runtime() {
 #[test]
 fn url_plugins_are_fetched_once_then_come_from_the_cache() {
     let wasm = std::fs::read(&built().behave).unwrap();
-    let sha = hookinit_plugin_host::cache::sha256_hex(&wasm);
+    let sha = hookinit_plugin_host::cache::sha256_of(&wasm);
     // The cache outlives the run (see `built`): forget the earlier runs' download.
     let cached = hookinit_plugin_host::cache::Cache::default_dir().join(format!("wasm/{sha}.wasm"));
     let _ = std::fs::remove_file(cached);
     let server = http::HttpServer::start();
     let url = server.route("/plugin.wasm", http::Reply::ok(wasm));
     let mut remote = behave("remote", &[("on-signal", "as:12")]);
-    remote.source = PluginSource::Url(url.clone());
+    remote.source = PluginSource::Url(url.parse().unwrap());
     remote.sha256 = Some(sha);
     let plugins = start(std::slice::from_ref(&remote));
     assert_eq!(signal_reply(&plugins, 15), SignalAction::Forward(12));
@@ -846,9 +846,13 @@ fn url_plugins_are_fetched_once_then_come_from_the_cache() {
     assert_eq!(server.requests(), ["GET /plugin.wasm HTTP/1.1"]);
     // A pin that does not match is refused.
     let mut wrong = behave("wrong", &[]);
-    wrong.source =
-        PluginSource::Url(server.route("/wrong.wasm", http::Reply::ok(b"\0asm\r\0\x01\0")));
-    wrong.sha256 = Some("11".repeat(32));
+    wrong.source = PluginSource::Url(
+        server
+            .route("/wrong.wasm", http::Reply::ok(b"\0asm\r\0\x01\0"))
+            .parse()
+            .unwrap(),
+    );
+    wrong.sha256 = Some("11".repeat(32).parse().unwrap());
     let (_p, failures) = Plugins::start(&[wrong]).unwrap();
     assert!(failures[0].reason.contains("sha256"), "{}", failures[0]);
 }

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use ureq::http::{StatusCode, Uri};
 
-use hookinit_values::HostGrant;
-use hookinit_values::show::{hex, human_bytes, human_duration};
+use hookinit_values::show::{human_bytes, human_duration};
+use hookinit_values::{HostGrant, Sha256Pin};
 
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(300);
@@ -83,7 +83,7 @@ pub struct FetchReport {
     /// Where the data came from after redirects (credentials masked).
     pub url: String,
     pub bytes: u64,
-    pub sha256: String,
+    pub sha256: Sha256Pin,
     pub elapsed: Duration,
 }
 
@@ -648,7 +648,7 @@ impl Sink<'_> {
         &self,
         body: &mut dyn Read,
         read_err: impl Fn(io::Error) -> FetchError,
-    ) -> Result<(u64, String), FetchError> {
+    ) -> Result<(u64, Sha256Pin), FetchError> {
         let write_err = |source| FetchError::Io {
             url: self.url.to_string(),
             path: self.dest.to_path_buf(),
@@ -668,7 +668,7 @@ impl Sink<'_> {
         body: &mut dyn Read,
         file: &mut File,
         read_err: impl Fn(io::Error) -> FetchError,
-    ) -> Result<(u64, String), FetchError> {
+    ) -> Result<(u64, Sha256Pin), FetchError> {
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; BUF_SIZE];
         let mut total = 0u64;
@@ -702,7 +702,7 @@ impl Sink<'_> {
                 source,
             })?;
         }
-        Ok((total, hex(&hasher.finalize())))
+        Ok((total, Sha256Pin::from_digest(hasher.finalize().into())))
     }
 }
 
@@ -710,6 +710,7 @@ impl Sink<'_> {
 mod tests {
     use super::*;
     use hookinit_test_http::{HttpServer, Reply, closed_port};
+    use hookinit_values::show::hex;
 
     fn body(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i % 251) as u8).collect()
@@ -731,7 +732,7 @@ mod tests {
             (report.bytes, report.url.as_str()),
             (data.len() as u64, url.as_str())
         );
-        assert_eq!(report.sha256, hex(&Sha256::digest(&data)));
+        assert_eq!(report.sha256.to_string(), hex(&Sha256::digest(&data)));
         assert!(
             report
                 .to_string()
@@ -925,7 +926,7 @@ mod tests {
             let dest = dir.path().join(format!("copy{i}"));
             let report = fetch_to_file(src, &dest, &FetchOptions::default()).expect("fetch");
             assert_eq!(fs::read(&dest).expect("dest"), data);
-            assert_eq!(report.sha256, hex(&Sha256::digest(&data)));
+            assert_eq!(report.sha256.to_string(), hex(&Sha256::digest(&data)));
         }
     }
 

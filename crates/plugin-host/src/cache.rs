@@ -13,6 +13,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use hookinit_values::Sha256Pin;
 use hookinit_values::show::hex;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -24,9 +25,9 @@ pub struct Cache {
     dir: PathBuf,
 }
 
-/// The sha256 of `bytes`, lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+/// The sha256 of `bytes`.
+pub fn sha256_of(bytes: &[u8]) -> Sha256Pin {
+    Sha256Pin::from_digest(Sha256::digest(bytes).into())
 }
 
 /// What identifies compiled code that this hookinit can load: 16 hex digits from the wasmtime
@@ -61,7 +62,7 @@ impl Cache {
 
     /// The file name for `wasm` compiled for this hookinit.
     pub fn key(wasm: &[u8]) -> String {
-        format!("{}-{}.cwasm", sha256_hex(wasm), engine_tag())
+        format!("{}-{}.cwasm", sha256_of(wasm), engine_tag())
     }
 
     pub fn path(&self, key: &str) -> PathBuf {
@@ -109,13 +110,13 @@ impl Cache {
     }
 
     /// A fetched component by its sha256, if present and trusted.
-    pub fn fetched(&self, sha256: &str) -> Option<Vec<u8>> {
+    pub fn fetched(&self, sha256: Sha256Pin) -> Option<Vec<u8>> {
         let path = self.dir.join("wasm").join(format!("{sha256}.wasm"));
         if !trusted(&path, false).ok()? {
             return None;
         }
         let bytes = fs::read(&path).ok()?;
-        (sha256_hex(&bytes) == sha256).then_some(bytes)
+        (sha256_of(&bytes) == sha256).then_some(bytes)
     }
 
     fn ensure_dir(&self, dir: &Path) -> std::io::Result<()> {
@@ -175,14 +176,14 @@ mod tests {
     fn fetched_components_are_checked_against_their_name() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path());
-        let sha = sha256_hex(b"component");
+        let sha = sha256_of(b"component");
         cache
             .store(&format!("wasm/{sha}.wasm"), b"component")
             .unwrap();
-        assert_eq!(cache.fetched(&sha).as_deref(), Some(&b"component"[..]));
+        assert_eq!(cache.fetched(sha).as_deref(), Some(&b"component"[..]));
         cache
             .store(&format!("wasm/{sha}.wasm"), b"tampered")
             .unwrap();
-        assert_eq!(cache.fetched(&sha), None);
+        assert_eq!(cache.fetched(sha), None);
     }
 }

@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::cache::{Cache, sha256_hex};
+use super::cache::{Cache, sha256_of};
 use super::inspect::{ComponentInfo, require_component};
 use super::linker::HostLinker;
 use super::{Hook, Limits, Plugins, builtin, engine, instance, load, worker};
@@ -119,7 +119,7 @@ fn inspect(args: &[String]) -> Result<i32, String> {
     let info = ComponentInfo::of(&engine, &loaded.component);
     println!("file:      {file}");
     println!("size:      {} bytes", bytes.len());
-    println!("sha256:    {}", sha256_hex(&bytes));
+    println!("sha256:    {}", sha256_of(&bytes));
     let versions: Vec<String> = info
         .wit_versions
         .iter()

@@ -265,9 +265,9 @@ impl fetch::Host for State {
         dest: String,
         options: wit::FetchOptions,
     ) -> Result<wit::FetchReport, String> {
-        let (dest, local) = self.sandbox.check_fetch(&url, &dest)?;
+        let call = self.sandbox.check_fetch(&url, &dest)?;
         let hosts = self.sandbox.fetch_hosts();
-        services::fetch(&url, &dest, &options, hosts, local)
+        services::fetch(&call.source, &call.dest, &options, hosts, call.local)
     }
 }
 

@@ -8,9 +8,10 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::builtin;
-use super::cache::{Cache, sha256_hex};
+use super::cache::{Cache, sha256_of};
 use super::inspect::require_component;
 use hookinit_init::config::plan::{PluginSource, PluginSpec};
+use hookinit_values::HttpUrl;
 
 /// Where a component's code came from (for the start-up log and the benchmarks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,9 +51,9 @@ pub fn load(engine: &Engine, spec: &PluginSpec, cache: &Cache) -> Result<Loaded,
         }
         PluginSource::Url(url) => fetch_component(url, spec, cache)?,
     };
-    if let Some(pin) = &spec.sha256 {
-        let actual = sha256_hex(&bytes);
-        if !actual.eq_ignore_ascii_case(pin) {
+    if let Some(pin) = spec.sha256 {
+        let actual = sha256_of(&bytes);
+        if actual != pin {
             return Err(format!("sha256 mismatch: expected {pin}, got {actual}"));
         }
     }
@@ -116,20 +117,20 @@ fn describe(source: &PluginSource) -> String {
     match source {
         PluginSource::Builtin(b) => b.name().to_string(),
         PluginSource::Path(p) => p.display().to_string(),
-        PluginSource::Url(u) => u.clone(),
+        PluginSource::Url(u) => u.to_string(),
     }
 }
 
 /// `plugin=URL`: a sha256 pin is required unless the operator allowed unpinned downloads. A
 /// pinned component already in the cache is not downloaded again.
-fn fetch_component(url: &str, spec: &PluginSpec, cache: &Cache) -> Result<Vec<u8>, String> {
-    let pin = spec.sha256.as_deref().map(str::to_ascii_lowercase);
-    if pin.is_none() && !spec.allow_unpinned {
+fn fetch_component(url: &HttpUrl, spec: &PluginSpec, cache: &Cache) -> Result<Vec<u8>, String> {
+    if spec.unpinned_url().is_some() {
         return Err(format!(
             "{url} is not pinned: add sha256=HEX (or `unpinned` to accept any content)"
         ));
     }
-    if let Some(bytes) = pin.as_deref().and_then(|p| cache.fetched(p)) {
+    let pin = spec.sha256;
+    if let Some(bytes) = pin.and_then(|p| cache.fetched(p)) {
         return Ok(bytes);
     }
     let tmp_name = format!("wasm/download-{}.tmp", std::process::id());
@@ -137,17 +138,17 @@ fn fetch_component(url: &str, spec: &PluginSpec, cache: &Cache) -> Result<Vec<u8
         .store(&tmp_name, b"")
         .map_err(|e| format!("cache {}: {e}", cache.dir().display()))?;
     let options = super::bindings::wit::FetchOptions {
-        sha256: pin.clone(),
+        sha256: pin.map(|p| p.to_string()),
         timeout_ms: None,
         max_bytes: Some(64 << 20),
     };
-    let result = super::services::fetch(url, &tmp, &options, None, true)
+    let result = super::services::fetch(url.as_str(), &tmp, &options, None, true)
         .and_then(|_| std::fs::read(&tmp).map_err(|e| e.to_string()));
     let _ = std::fs::remove_file(&tmp);
     let bytes = result.map_err(|e| format!("cannot download {url}: {e}"))?;
-    let sha = sha256_hex(&bytes);
-    if let Some(pin) = &pin
-        && *pin != sha
+    let sha = sha256_of(&bytes);
+    if let Some(pin) = pin
+        && pin != sha
     {
         return Err(format!("{url}: sha256 mismatch: expected {pin}, got {sha}"));
     }

@@ -48,10 +48,21 @@ use std::sync::Arc;
 use hookinit_init::config::plan::{Builtin, PluginSource, PluginSpec};
 use hookinit_init::plugin_process::Hook;
 pub use hookinit_init::plugin_process::Limits;
-use hookinit_values::{HostGrant, url_host_port};
+use hookinit_values::{HostGrant, Source, SourceError};
 
 /// The configuration key under which a built-in plugin finds its scratch directory.
 pub const SCRATCH_KEY: &str = "hookinit.scratch";
+
+/// A `fetch-to-file` call the grants allow.
+#[derive(Debug)]
+pub struct FetchCall {
+    /// What the fetch service is given: the URL, or the local path that was checked (never a
+    /// `file://` URL, which the service would decode again).
+    pub source: String,
+    pub dest: PathBuf,
+    /// The source is a local file, checked against the read grants.
+    pub local: bool,
+}
 
 /// One plugin's grants, resolved (directories canonical, environment values read).
 #[derive(Clone, Debug, Default)]
@@ -197,29 +208,24 @@ impl Sandbox {
                 sandbox.scratch_until = Some(Hook::OnExit);
             }
             Builtin::Fstree => {
-                let source = get("source").ok_or("no source configured")?;
+                let text = get("source").ok_or("no source configured")?;
+                let source: Source = text.parse().map_err(|e| format!("source={text}: {e}"))?;
                 let dest = get("dest").unwrap_or("/");
                 let dest = resolve_existing_prefix(Path::new(dest))
                     .map_err(|e| format!("dest={dest}: {e}"))?;
                 sandbox.write.push(dest);
-                match source
-                    .split_once("://")
-                    .map(|(scheme, _)| scheme.to_ascii_lowercase())
-                {
-                    Some(s) if s == "http" || s == "https" => {
-                        let grant = HostGrant::for_url(source)
-                            .ok_or_else(|| format!("cannot read the host of {source}"))?;
-                        sandbox.fetch.push(grant);
+                match source {
+                    Source::Http(url) => {
+                        sandbox.fetch.push(HostGrant::for_url(&url));
                         sandbox.follow_any_redirect = true;
                         let scratch = Scratch::create(name)?;
                         sandbox.write.push(scratch.path().to_path_buf());
                         sandbox.scratch = Some(Arc::new(scratch));
                         sandbox.scratch_until = Some(Hook::PreExec);
                     }
-                    _ => {
-                        let path = source.strip_prefix("file://").unwrap_or(source);
-                        let real = resolve_existing_prefix(Path::new(path))
-                            .map_err(|e| format!("{path}: {e}"))?;
+                    Source::Path(path) | Source::File { path, .. } => {
+                        let real = resolve_existing_prefix(&path)
+                            .map_err(|e| format!("{}: {e}", path.display()))?;
                         sandbox.read.push(real);
                     }
                 }
@@ -349,42 +355,44 @@ impl Sandbox {
         (!self.follow_any_redirect).then(|| self.fetch.clone())
     }
 
-    /// Checks a `fetch-to-file` call; returns the destination file to write and whether the
-    /// source is a local file (checked against the read grants).
-    pub fn check_fetch(&self, url: &str, dest: &str) -> Result<(PathBuf, bool), String> {
-        let local = self.check_source(url)?;
+    /// Checks a `fetch-to-file` call: what to hand the fetch service, and where it may write.
+    pub fn check_fetch(&self, url: &str, dest: &str) -> Result<FetchCall, String> {
+        let (source, local) = self.check_source(url)?;
         let dest = self.check_under(dest, &self.write, "write")?;
-        Ok((dest, local))
+        Ok(FetchCall {
+            source,
+            dest,
+            local,
+        })
     }
 
-    /// The source of a fetch: an http(s) URL to a granted host, or a readable local file
-    /// (returns true for the latter).
-    fn check_source(&self, url: &str) -> Result<bool, String> {
-        match url
-            .split_once("://")
-            .map(|(scheme, _)| scheme.to_ascii_lowercase())
-        {
-            Some(s) if s == "http" || s == "https" => {
-                let (host, port) = url_host_port(url)
-                    .ok_or_else(|| format!("denied: cannot read the host of {url}"))?;
+    /// The source of a fetch: an http(s) URL to a granted host, or a readable local file, given
+    /// back as the path that was checked (true for the latter).
+    fn check_source(&self, url: &str) -> Result<(String, bool), String> {
+        let path = match url.parse::<Source>() {
+            Ok(Source::Http(http)) => {
+                let (host, port) = http.host_port();
                 if !self.fetch.iter().any(|grant| grant.allows(&host, port)) {
                     return Err(format!(
                         "denied: {host} is not granted to plugin {} (grant it with fetch={host})",
                         self.name
                     ));
                 }
-                Ok(false)
+                return Ok((url.to_owned(), false));
             }
-            Some(s) if s == "file" => {
-                self.check_readable(&url["file://".len()..])?;
-                Ok(true)
+            Ok(Source::Path(path) | Source::File { path, .. }) => path,
+            Err(SourceError::Scheme(scheme)) => {
+                return Err(format!("denied: unsupported URL scheme {scheme}:"));
             }
-            Some(s) => Err(format!("denied: unsupported URL scheme {s}:")),
-            None => {
-                self.check_readable(url)?;
-                Ok(true)
-            }
-        }
+            Err(e) => return Err(format!("denied: {url}: {e}")),
+        };
+        let utf8 = |path: PathBuf| {
+            path.into_os_string()
+                .into_string()
+                .map_err(|p| format!("denied: {}: not a UTF-8 path", Path::new(&p).display()))
+        };
+        let checked = self.check_readable(&utf8(path)?)?;
+        Ok((utf8(checked)?, true))
     }
 
     /// Checks an `unpack` call; returns (archive, destination directory). The grant is checked
@@ -518,6 +526,39 @@ mod tests {
             ok.check_fetch("gopher://example.com/a", &format!("{d}/a"))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_file_url_is_checked_as_the_path_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let grant = std::fs::canonicalize(dir.path()).unwrap();
+        let g = grant.display();
+        std::fs::create_dir(grant.join("a")).unwrap();
+        std::fs::write(grant.join("a b.tar"), b"x").unwrap();
+        let s = sandbox(&[], &[&grant], &[]);
+        let dest = format!("{g}/out");
+        // Percent-encoded dot segments and slashes: the fetch service decodes them, so they
+        // are checked decoded (once read as a name inside the grant, they led out of it).
+        for escape in [
+            format!("file://{g}/%2e%2e/%2E%2E/etc/passwd"),
+            format!("file://{g}/a%2F..%2F..%2F..%2Fetc%2Fpasswd"),
+        ] {
+            let e = s.check_fetch(&escape, &dest).unwrap_err();
+            assert!(e.starts_with("denied"), "{escape}: {e}");
+        }
+        // The service is handed the path that was checked, not the URL.
+        let call = s
+            .check_fetch(&format!("file://{g}/a%20b.tar"), &dest)
+            .unwrap();
+        assert_eq!(call.source, format!("{g}/a b.tar"));
+        assert!(call.local);
+        let call = s.check_fetch(&format!("{g}/a b.tar"), &dest).unwrap();
+        assert_eq!(
+            (call.source.as_str(), call.local),
+            (&*format!("{g}/a b.tar"), true)
+        );
+        let e = s.check_fetch("file://elsewhere/x", &dest).unwrap_err();
+        assert!(e.starts_with("denied"), "{e}");
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::bindings::wit;
 use hookinit_archive::UnpackOptions;
 use hookinit_fetch::FetchOptions;
-use hookinit_values::HostGrant;
+use hookinit_values::show::clip;
+use hookinit_values::{HostGrant, Sha256Pin};
 
 /// Downloads `url` into `dest`. `allowed_hosts` restricts every request, redirects included
 /// (`None`: the operator's own download, `plugin=URL`). Local sources (`file://`, paths) are
@@ -21,6 +22,7 @@ pub fn fetch(
     allowed_hosts: Option<Vec<HostGrant>>,
     local_checked: bool,
 ) -> Result<wit::FetchReport, String> {
+    let pin = parse_pin(options.sha256.as_deref())?;
     let mut opts = FetchOptions {
         allowed_hosts,
         allow_local: local_checked,
@@ -39,21 +41,32 @@ pub fn fetch(
         }
         e.to_string()
     })?;
-    if let Some(pin) = &options.sha256 {
-        let pin = pin.trim_start_matches("sha256:");
-        if !report.sha256.eq_ignore_ascii_case(pin) {
-            let _ = std::fs::remove_file(dest);
-            return Err(format!(
-                "sha256 of {} is {}, not the pinned {pin}; the file was removed",
-                report.url, report.sha256
-            ));
-        }
+    if let Some(pin) = pin
+        && report.sha256 != pin
+    {
+        let _ = std::fs::remove_file(dest);
+        return Err(format!(
+            "sha256 of {} is {}, not the pinned {pin}; the file was removed",
+            report.url, report.sha256
+        ));
     }
     Ok(wit::FetchReport {
         bytes: report.bytes,
-        sha256: report.sha256,
+        sha256: report.sha256.to_string(),
         final_url: report.url,
     })
+}
+
+/// A plugin's pin (`sha256:` in front is tolerated), read before anything is fetched or
+/// unpacked.
+fn parse_pin(text: Option<&str>) -> Result<Option<Sha256Pin>, String> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let hex = text.strip_prefix("sha256:").unwrap_or(text);
+    hex.parse()
+        .map(Some)
+        .map_err(|e| format!("bad sha256 pin `{}`: {e}", clip(text)))
 }
 
 /// A copy of a local file keeps its permission bits (a core file stays readable by its owner
@@ -87,7 +100,7 @@ pub fn unpack(
 ) -> Result<wit::UnpackReport, String> {
     let mut opts = UnpackOptions {
         strip: options.strip,
-        sha256: options.sha256.clone(),
+        sha256: parse_pin(options.sha256.as_deref())?.map(|p| p.to_string()),
         ..UnpackOptions::default()
     };
     if let Some(max) = options.max_bytes {
@@ -104,4 +117,37 @@ pub fn unpack(
         archive_sha256: report.archive_sha256,
         elapsed_ms: u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(sha256: Option<String>) -> wit::FetchOptions {
+        wit::FetchOptions {
+            sha256,
+            timeout_ms: None,
+            max_bytes: None,
+        }
+    }
+
+    #[test]
+    fn pins_are_read_before_the_fetch_and_checked_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source");
+        std::fs::write(&source, b"data").unwrap();
+        let source = source.to_str().unwrap();
+        let dest = dir.path().join("dest");
+        let e = fetch(source, &dest, &options(Some("abc".into())), None, true).unwrap_err();
+        assert!(e.starts_with("bad sha256 pin `abc`: expected 64"), "{e}");
+        assert!(!dest.exists(), "nothing fetched");
+        let pin = crate::cache::sha256_of(b"data").to_string();
+        let tolerated = format!("sha256:{}", pin.to_uppercase());
+        let report = fetch(source, &dest, &options(Some(tolerated)), None, true).unwrap();
+        assert_eq!(report.sha256, pin);
+        let wrong = "0".repeat(64);
+        let e = fetch(source, &dest, &options(Some(wrong)), None, true).unwrap_err();
+        assert!(e.contains(&format!("is {pin}, not the pinned 000")), "{e}");
+        assert!(!dest.exists(), "a mismatch leaves no file");
+    }
 }

@@ -43,7 +43,6 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use serde::Deserialize;
@@ -53,7 +52,7 @@ use super::debug::{self, DebugSpec};
 use super::plan::{Grants, PluginSource, PluginSpec, StayAlive};
 use crate::log::clip;
 use crate::signals::names::{parse_signal, short_name};
-use hookinit_values::HostGrant;
+use hookinit_values::{BoundedDuration, HostGrant, HttpUrl, Sha256Pin, SourceError};
 
 /// Where the configuration file is looked for when HOOKINIT_CONFIG is not set.
 pub const DEFAULT_PATH: &str = "/etc/hookinit.toml";
@@ -77,9 +76,8 @@ pub struct FileConfig {
     pub rewrite: Option<BTreeMap<Signal, Option<Signal>>>,
     /// `-s`.
     pub subreaper: Option<bool>,
-    /// HOOKINIT_GRACE.
-    #[serde(default, deserialize_with = "de_some_duration")]
-    pub grace: Option<Duration>,
+    /// HOOKINIT_GRACE: a duration as text, or a whole number of seconds.
+    pub grace: Option<BoundedDuration>,
     /// DEBUG grammar, used only when neither HOOKINIT_DEBUG nor DEBUG is set.
     #[serde(default, deserialize_with = "de_debug")]
     pub debug: Option<DebugSpec>,
@@ -361,41 +359,6 @@ fn de_rewrite<'de, D: Deserializer<'de>>(
     Ok(Some(map))
 }
 
-/// A duration as text (`"5s"`, `"1h30m"`) or a number of seconds.
-struct DurationValue(Duration);
-
-impl<'de> Deserialize<'de> for DurationValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = DurationValue;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration such as \"5s\" or \"1h30m\", or a number of seconds")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationValue, E> {
-                debug::parse_duration(v)
-                    .map(DurationValue)
-                    .map_err(|e| E::custom(format!("bad duration `{}`: {e}", clip(v))))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationValue, E> {
-                debug::check_duration(Duration::from_secs(v))
-                    .map(DurationValue)
-                    .map_err(|e| E::custom(format!("bad duration {v}: {e}")))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationValue, E> {
-                let secs = u64::try_from(v)
-                    .map_err(|_| E::custom(format!("a duration cannot be negative ({v})")))?;
-                self.visit_u64(secs)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-fn de_some_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    DurationValue::deserialize(d).map(|v| Some(v.0))
-}
-
 fn de_debug<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DebugSpec>, D::Error> {
     let text = String::deserialize(d)?;
     debug::parse(&text)
@@ -412,23 +375,23 @@ fn de_debug<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DebugSpec>, D::Err
 )]
 struct StayAliveTable {
     after_success: Option<bool>,
-    #[serde(default, deserialize_with = "de_some_duration")]
-    limit: Option<Duration>,
+    limit: Option<BoundedDuration>,
 }
 
 fn de_stayalive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<StayAlive>, D::Error> {
     let table = StayAliveTable::deserialize(d)?;
     Ok(Some(StayAlive {
         after_success: table.after_success.unwrap_or(false),
-        limit: table.limit,
+        limit: table.limit.map(BoundedDuration::get),
     }))
 }
 
-/// A string checked by `C` (whose error message says what is expected).
-struct Checked<C>(String, PhantomData<C>);
+/// A string checked by `C` (whose error message says what is expected), as `C::Value`.
+struct Checked<C: Check>(C::Value, PhantomData<C>);
 
 trait Check {
-    fn check(text: &str) -> Result<String, String>;
+    type Value;
+    fn check(text: &str) -> Result<Self::Value, String>;
 }
 
 impl<'de, C: Check> Deserialize<'de> for Checked<C> {
@@ -440,39 +403,37 @@ impl<'de, C: Check> Deserialize<'de> for Checked<C> {
     }
 }
 
-struct Sha256;
-impl Check for Sha256 {
-    fn check(text: &str) -> Result<String, String> {
-        debug::check_sha256(text)
-    }
-}
-
 struct AbsDir;
 impl Check for AbsDir {
-    fn check(text: &str) -> Result<String, String> {
-        debug::check_absolute(text).map(|()| text.to_owned())
+    type Value = PathBuf;
+    fn check(text: &str) -> Result<PathBuf, String> {
+        debug::check_absolute(text).map(|()| text.into())
     }
 }
 
 struct EnvName;
 impl Check for EnvName {
+    type Value = String;
     fn check(text: &str) -> Result<String, String> {
         debug::check_env_name(text).map(|()| text.to_owned())
     }
 }
 
-struct HttpUrl;
-impl Check for HttpUrl {
-    fn check(text: &str) -> Result<String, String> {
-        match debug::plugin_source(text) {
-            Ok(PluginSource::Url(url)) => Ok(url),
-            _ => Err("expected an http:// or https:// URL (use `path` for a file)".to_owned()),
-        }
+/// `url`: an http(s) URL; a local file is `path`.
+struct PluginUrl;
+impl Check for PluginUrl {
+    type Value = HttpUrl;
+    fn check(text: &str) -> Result<HttpUrl, String> {
+        text.parse().map_err(|e| match e {
+            SourceError::Invalid(_) => e.to_string(),
+            _ => "expected an http:// or https:// URL (use `path` for a file)".to_owned(),
+        })
     }
 }
 
 struct NonEmpty;
 impl Check for NonEmpty {
+    type Value = String;
     fn check(text: &str) -> Result<String, String> {
         if text.trim().is_empty() {
             Err("must not be empty".to_owned())
@@ -544,8 +505,8 @@ impl<'de> Deserialize<'de> for ConfigPairs {
 struct PluginTable {
     name: Option<Checked<NonEmpty>>,
     path: Option<Checked<NonEmpty>>,
-    url: Option<Checked<HttpUrl>>,
-    sha256: Option<Checked<Sha256>>,
+    url: Option<Checked<PluginUrl>>,
+    sha256: Option<Sha256Pin>,
     allow_unpinned: Option<bool>,
     #[serde(default)]
     read: Vec<Checked<AbsDir>>,
@@ -566,9 +527,9 @@ impl PluginTable {
             Some(name) => format!("[[plugin]] number {number} (`{}`)", name.0),
             None => format!("[[plugin]] number {number}"),
         };
-        let (text, source) = match (self.path, self.url) {
-            (Some(path), None) => (path.0.clone(), PluginSource::Path(path.0.into())),
-            (None, Some(url)) => (url.0.clone(), PluginSource::Url(url.0)),
+        let source = match (self.path, self.url) {
+            (Some(path), None) => PluginSource::Path(path.0.into()),
+            (None, Some(url)) => PluginSource::Url(url.0),
             (Some(_), Some(_)) => {
                 return Err(format!(
                     "{which} has both `path` and `url`: keep exactly one"
@@ -580,20 +541,12 @@ impl PluginTable {
                 ));
             }
         };
-        let sha256 = self.sha256.map(|s| s.0);
-        let allow_unpinned = self.allow_unpinned.unwrap_or(false);
-        if matches!(source, PluginSource::Url(_)) && sha256.is_none() && !allow_unpinned {
-            return Err(format!(
-                "{which} comes from the URL `{}` without a pin: add `sha256 = \"HEX\"`, or `allow-unpinned = true` to run whatever the URL serves",
-                clip(&text)
-            ));
-        }
-        let dirs = |v: Vec<Checked<AbsDir>>| v.into_iter().map(|c| PathBuf::from(c.0)).collect();
-        Ok(PluginSpec {
-            name: self.name.map_or_else(|| debug::plugin_name(&text), |n| n.0),
+        let dirs = |v: Vec<Checked<AbsDir>>| v.into_iter().map(|c| c.0).collect();
+        let spec = PluginSpec {
+            name: self.name.map_or_else(|| source.default_name(), |n| n.0),
             source,
-            sha256,
-            allow_unpinned,
+            sha256: self.sha256,
+            allow_unpinned: self.allow_unpinned.unwrap_or(false),
             config: self.config.map(|c| c.0).unwrap_or_default(),
             grants: Grants {
                 read: dirs(self.read),
@@ -601,7 +554,14 @@ impl PluginTable {
                 fetch: self.fetch,
                 env: self.env.into_iter().map(|c| c.0).collect(),
             },
-        })
+        };
+        if let Some(url) = spec.unpinned_url() {
+            return Err(format!(
+                "{which} comes from the URL `{}` without a pin: add `sha256 = \"HEX\"`, or `allow-unpinned = true` to run whatever the URL serves",
+                clip(url.as_str())
+            ));
+        }
+        Ok(spec)
     }
 }
 
@@ -620,6 +580,7 @@ fn de_plugins<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<PluginSpec>>
 mod tests {
     use super::*;
     use crate::config::debug::DebugOption;
+    use std::time::Duration;
 
     const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -716,7 +677,10 @@ allow-unpinned = true
             ]))
         );
         assert_eq!(config.subreaper, Some(true));
-        assert_eq!(config.grace, Some(Duration::from_secs(5)));
+        assert_eq!(
+            config.grace.map(Duration::from),
+            Some(Duration::from_secs(5))
+        );
         assert_eq!(
             config.debug.as_ref().map(|d| d.options.clone()),
             Some(vec![
@@ -740,7 +704,7 @@ allow-unpinned = true
             PluginSpec {
                 name: "cores".into(),
                 source: PluginSource::Path("/debug/coredump.wasm".into()),
-                sha256: Some(HEX.into()),
+                sha256: Some(HEX.parse().unwrap()),
                 allow_unpinned: false,
                 config: vec![
                     ("count".into(), "3".into()),
@@ -759,7 +723,7 @@ allow-unpinned = true
             plugins[1],
             PluginSpec {
                 name: "trace".into(),
-                source: PluginSource::Url("https://h.example/dl/trace.wasm?v=2".into()),
+                source: PluginSource::Url("https://h.example/dl/trace.wasm?v=2".parse().unwrap()),
                 sha256: None,
                 allow_unpinned: true,
                 config: Vec::new(),
@@ -778,7 +742,10 @@ allow-unpinned = true
     fn numbers_for_signals_and_durations() {
         let config = ok("pdeathsig = 10\ngrace = 3\n[stayalive]\n");
         assert_eq!(config.pdeathsig, Some(Signal::SIGUSR1));
-        assert_eq!(config.grace, Some(Duration::from_secs(3)));
+        assert_eq!(
+            config.grace.map(Duration::from),
+            Some(Duration::from_secs(3))
+        );
         assert_eq!(config.stayalive, Some(StayAlive::default()));
     }
 

@@ -15,6 +15,7 @@ use crate::cli::Cli;
 use crate::log::clip;
 use crate::signals::names::parse_signal;
 use debug::{DebugOption, DebugSpec};
+use hookinit_values::BoundedDuration;
 use plan::{Builtin, Plan, PluginSource, PluginSpec};
 
 /// A configuration mistake: one line saying what is wrong and what to do.
@@ -135,7 +136,7 @@ pub fn load(cli: Cli, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Loaded, 
         .or_else(|| env_str("HOOKINIT_GRACE").map(|v| ("HOOKINIT_GRACE", v)));
     plan.grace = match grace {
         Some((from, v)) => duration(from, &v)?,
-        None => file.grace.unwrap_or(plan.grace),
+        None => file.grace.map_or(plan.grace, Duration::from),
     };
 
     plan.run_dir = crate::run_dir::from_env(env("HOOKINIT_RUN_DIR"));
@@ -267,14 +268,20 @@ fn signal(from: &str, value: &str) -> Result<Signal, ConfigError> {
 }
 
 fn duration(from: &str, value: &str) -> Result<Duration, ConfigError> {
-    debug::parse_duration(value).map_err(|why| invalid(from, format!("`{}` is {why}", clip(value))))
+    value
+        .parse::<BoundedDuration>()
+        .map(Duration::from)
+        .map_err(|why| invalid(from, format!("`{}` is {why}", clip(value))))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
+    use hookinit_values::ByteSize;
+    use proptest::prelude::*;
     use std::collections::HashMap;
+    use std::path::Path;
 
     fn load_with(
         args: &[&str],
@@ -392,13 +399,52 @@ mod tests {
         assert_eq!(loaded.notices.len(), 1);
     }
 
-    proptest::proptest! {
+    /// The plugin DEBUG makes of `plugin=WORDS`.
+    fn debug_plugin(words: &str) -> PluginSpec {
+        let spec =
+            debug::parse(&format!("plugin={words}")).unwrap_or_else(|e| panic!("{words}: {e}"));
+        spec.plugins().next().expect("a plugin").clone()
+    }
+
+    /// The plugin the file makes of one `[[plugin]]` table holding `lines`.
+    fn file_plugin(lines: &str) -> PluginSpec {
+        let text = format!("[[plugin]]\n{lines}\n");
+        let config = file::parse(&text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        config.plugins.expect("plugins").remove(0)
+    }
+
+    /// The value fstree's DEBUG words give the configuration key `key`.
+    fn fstree_config(words: &str, key: &str) -> String {
+        let spec = debug::parse(&format!("fstree=/t.tgz,{words}")).unwrap();
+        let fstree = spec.plugins().next().expect("fstree");
+        let value = fstree.config.iter().find(|(k, _)| k == key);
+        value.expect("the key").1.clone()
+    }
+
+    /// A duration under a year in humantime's spelling: one to four parts (`3d 7h`, `90s500ms`).
+    fn duration_text() -> impl Strategy<Value = String> {
+        let units = vec!["ms", "s", "sec", "m", "min", "h", "hours", "d", "days"];
+        let part = (1u32..80, prop::sample::select(units)).prop_map(|(n, u)| format!("{n}{u}"));
+        (prop::collection::vec(part, 1..5), any::<bool>())
+            .prop_map(|(parts, spaced)| parts.join(if spaced { " " } else { "" }))
+    }
+
+    /// A plugin's source: (as written, whether it is a URL).
+    fn source_text() -> impl Strategy<Value = (String, bool)> {
+        prop_oneof![
+            "/[a-z]{1,8}(/[a-z0-9._-]{1,8}){0,2}\\.wasm".prop_map(|path| (path, false)),
+            "(http|https|HTTPS)://[a-z]{1,8}\\.example(:[1-9][0-9]{0,3})?(/[a-z0-9._-]{1,8}){1,3}(\\?v=[0-9])?"
+                .prop_map(|url| (url, true)),
+        ]
+    }
+
+    proptest! {
         /// A `fetch=` grant spelled in DEBUG and in the file is one value.
         #[test]
         fn debug_and_file_spell_a_grant_the_same(
-            wildcard in proptest::bool::ANY,
+            wildcard in any::<bool>(),
             host in "[a-z][a-z0-9-]{0,7}(\\.[a-z]{1,6}){0,2}",
-            upper in proptest::bool::ANY,
+            upper in any::<bool>(),
             port in proptest::option::of(1u16..),
         ) {
             let mut grant = format!("{}{host}", if wildcard { "*." } else { "" });
@@ -408,13 +454,71 @@ mod tests {
             if let Some(port) = port {
                 grant += &format!(":{port}");
             }
-            let from_debug = debug::parse(&format!("plugin=/p.wasm,fetch={grant}")).unwrap();
-            let from_debug = from_debug.plugins().next().unwrap().grants.fetch.clone();
-            let text = format!("[[plugin]]\npath = \"/p.wasm\"\nfetch = [\"{grant}\"]\n");
-            let from_file = file::parse(&text, std::path::Path::new("t.toml")).unwrap();
-            let from_file = from_file.plugins.unwrap()[0].grants.fetch.clone();
-            proptest::prop_assert_eq!(&from_debug, &from_file);
-            proptest::prop_assert_eq!(from_debug[0].to_string(), grant.to_lowercase());
+            let from_debug = debug_plugin(&format!("/p.wasm,fetch={grant}")).grants.fetch;
+            let from_file =
+                file_plugin(&format!("path = \"/p.wasm\"\nfetch = [\"{grant}\"]")).grants.fetch;
+            prop_assert_eq!(&from_debug, &from_file);
+            prop_assert_eq!(from_debug[0].to_string(), grant.to_lowercase());
+        }
+
+        /// A sha256 pin, in any case, is one value in DEBUG (a plugin's, fstree's) and the file.
+        #[test]
+        fn debug_and_file_spell_a_pin_the_same(hex in "[0-9a-fA-F]{64}") {
+            let from_debug = debug_plugin(&format!("/p.wasm,sha256={hex}")).sha256;
+            let from_file =
+                file_plugin(&format!("path = \"/p.wasm\"\nsha256 = \"{hex}\"")).sha256;
+            prop_assert_eq!(from_debug, from_file);
+            let shown = from_debug.map(|pin| pin.to_string());
+            prop_assert_eq!(shown, Some(hex.to_lowercase()));
+            prop_assert_eq!(fstree_config(&format!("sha256={hex}"), "sha256"), hex.to_lowercase());
+        }
+
+        /// A duration limits a stay alike as `stayalive=D` and as the file's `[stayalive] limit`.
+        #[test]
+        fn debug_and_file_spell_a_duration_the_same(text in duration_text()) {
+            let from_debug = debug::parse(&format!("stayalive={text}")).unwrap();
+            let from_debug = from_debug.stayalive().cloned();
+            let toml = format!("[stayalive]\nlimit = \"{text}\"\n");
+            let from_file = file::parse(&toml, Path::new("t.toml")).unwrap().stayalive;
+            prop_assert!(from_debug.as_ref().is_some_and(|s| s.limit.is_some()), "{}", text);
+            prop_assert_eq!(from_debug, from_file);
+        }
+
+        /// A size in `max-size=` and in TOML (the file has no size key yet: a `ByteSize` read by
+        /// serde, as a key of it would be) is one number of bytes.
+        #[test]
+        fn debug_and_file_spell_a_size_the_same(
+            n in 1u64..100_000,
+            suffix in prop::sample::select(vec!["", "b", "K", "k", "KiB", "M", "mib", "G", "T"]),
+            spaced in any::<bool>(),
+        ) {
+            #[derive(serde::Deserialize)]
+            struct Limits {
+                #[serde(rename = "max-size")]
+                max_size: ByteSize,
+            }
+            let text = format!("{n}{}{suffix}", if spaced { " " } else { "" });
+            let from_debug = fstree_config(&format!("max-size={text}"), "max-size");
+            let from_file: Limits = toml::from_str(&format!("max-size = \"{text}\"")).unwrap();
+            prop_assert_eq!(from_debug, from_file.max_size.bytes().to_string());
+        }
+
+        /// A plugin's path or URL in DEBUG and as the file's `path` or `url` is one source, with
+        /// one default name.
+        #[test]
+        fn debug_and_file_spell_a_source_the_same((text, is_url) in source_text()) {
+            let from_debug = debug_plugin(&format!("{text},unpinned"));
+            let key = if is_url { "url" } else { "path" };
+            let from_file = file_plugin(&format!("{key} = \"{text}\"\nallow-unpinned = true"));
+            prop_assert_eq!(&from_debug.source, &from_file.source);
+            prop_assert_eq!(&from_debug.name, &from_file.name);
+            let written = match &from_debug.source {
+                PluginSource::Url(url) => Some(url.to_string()),
+                PluginSource::Path(path) => Some(path.display().to_string()),
+                PluginSource::Builtin(_) => None,
+            };
+            prop_assert_eq!(written, Some(text));
+            prop_assert_eq!(matches!(from_debug.source, PluginSource::Url(_)), is_url);
         }
     }
 

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use hookinit_values::HostGrant;
+use hookinit_values::{HostGrant, HttpUrl, Sha256Pin, Source, SourceError};
 
 /// The immutable result of reading flags, the environment and the configuration file.
 #[derive(Clone, Debug, PartialEq)]
@@ -129,7 +129,35 @@ pub enum PluginSource {
     /// A component file on disk (`plugin=/debug/x.wasm`).
     Path(PathBuf),
     /// A component fetched at start (`plugin=https://...`), pinned by `sha256`.
-    Url(String),
+    Url(HttpUrl),
+}
+
+impl PluginSource {
+    /// An operator's plugin as written (`plugin=SOURCE`): a path or an http(s) URL.
+    pub fn operator(text: &str) -> Result<PluginSource, String> {
+        match text.parse::<Source>() {
+            Ok(Source::Path(path)) => Ok(PluginSource::Path(path)),
+            Ok(Source::Http(url)) => Ok(PluginSource::Url(url)),
+            Ok(Source::File { .. }) | Err(SourceError::Scheme(_)) => {
+                Err("a plugin comes from a path or an http:// or https:// URL".to_owned())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The name a plugin gets when none is given: its file's name without the extension
+    /// (`coredump` for `/debug/coredump.wasm` and `https://h/dl/coredump.wasm?v=2`).
+    pub fn default_name(&self) -> String {
+        let file = match self {
+            PluginSource::Builtin(b) => return b.name().to_owned(),
+            PluginSource::Path(path) => path.as_path(),
+            PluginSource::Url(url) => Path::new(url.file_name()),
+        };
+        file.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "plugin".to_owned())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -166,8 +194,8 @@ pub struct PluginSpec {
     /// Name used in log lines (`fstree`, `coredump`, ...).
     pub name: String,
     pub source: PluginSource,
-    /// Expected sha256 of the component (hex), required for URLs unless `allow_unpinned`.
-    pub sha256: Option<String>,
+    /// Expected sha256 of the component, required for URLs unless `allow_unpinned`.
+    pub sha256: Option<Sha256Pin>,
     pub allow_unpinned: bool,
     /// Key/value configuration handed to the plugin's `init` (fstree: url, strip, sha256, dest...).
     pub config: Vec<(String, String)>,
@@ -187,10 +215,85 @@ impl PluginSpec {
         }
     }
 
+    /// The URL this plugin would be fetched from without a pin and without the operator's
+    /// leave (`unpinned`, `allow-unpinned`): such a plan is refused.
+    pub fn unpinned_url(&self) -> Option<&HttpUrl> {
+        match &self.source {
+            PluginSource::Url(url) if self.sha256.is_none() && !self.allow_unpinned => Some(url),
+            _ => None,
+        }
+    }
+
     /// Whether the main process must not start without this plugin's pre-exec: fstree, whose
     /// files the program expects. Any other plugin that cannot be loaded is reported and left
     /// out.
     pub fn start_depends_on_it(&self) -> bool {
         self.source == PluginSource::Builtin(Builtin::Fstree)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(text: &str) -> String {
+        PluginSource::operator(text).unwrap().default_name()
+    }
+
+    #[test]
+    fn plugin_names() {
+        assert_eq!(name("/debug/coredump.wasm"), "coredump");
+        assert_eq!(name("coredump.wasm"), "coredump");
+        assert_eq!(name("/debug/x.tar.wasm"), "x.tar");
+        assert_eq!(name("https://h/a/b/coredump.wasm?x=1#y"), "coredump");
+        assert_eq!(name("https://h/a/b/coredump#frag.x"), "coredump");
+        assert_eq!(name("https://h/dl/x,y.wasm?k=1,2"), "x,y");
+        assert_eq!(name("https://h/"), "plugin");
+        assert_eq!(name("https://h"), "plugin");
+        assert_eq!(name("/"), "plugin");
+        assert_eq!(
+            PluginSource::Builtin(Builtin::Fstree).default_name(),
+            "fstree"
+        );
+    }
+
+    #[test]
+    fn a_plugin_comes_from_a_path_or_an_http_url() {
+        assert!(matches!(
+            PluginSource::operator("HTTP://h/x.wasm"),
+            Ok(PluginSource::Url(_))
+        ));
+        for refused in ["ftp://h/x.wasm", "file:///x.wasm"] {
+            assert_eq!(
+                PluginSource::operator(refused).unwrap_err(),
+                "a plugin comes from a path or an http:// or https:// URL"
+            );
+        }
+        assert!(
+            PluginSource::operator("https://")
+                .unwrap_err()
+                .starts_with("not a valid URL")
+        );
+    }
+
+    #[test]
+    fn a_url_needs_a_pin_or_the_operators_leave() {
+        let url = PluginSource::operator("https://h/p.wasm").unwrap();
+        let mut spec = PluginSpec {
+            source: url,
+            ..PluginSpec::builtin(Builtin::Verbose, Vec::new())
+        };
+        assert_eq!(
+            spec.unpinned_url().map(HttpUrl::as_str),
+            Some("https://h/p.wasm")
+        );
+        spec.allow_unpinned = true;
+        assert_eq!(spec.unpinned_url(), None);
+        spec.allow_unpinned = false;
+        spec.sha256 = Some(Sha256Pin::from_digest([0; 32]));
+        assert_eq!(spec.unpinned_url(), None);
+        spec.source = PluginSource::Path("/p.wasm".into());
+        spec.sha256 = None;
+        assert_eq!(spec.unpinned_url(), None);
     }
 }
