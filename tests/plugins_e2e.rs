@@ -583,6 +583,75 @@ fn main_command_shows_only_granted_variables() {
     }
 }
 
+/// `env=PREFIX_*` and `env=*` grant a family of variables, or all of them (issue 18).
+#[test]
+fn env_grants_by_prefix_and_all() {
+    for (grant, expect) in [
+        (",env=APP_*", vec!["APP_MODE", "APP_PORT"]),
+        (",env=*", vec!["APP_MODE", "APP_PORT", "SECRET"]),
+    ] {
+        let debug = behave(&format!(
+            "config.hooks=pre-exec,on-exit,config.on-exit=log-main-env{grant}"
+        ));
+        let mut cmd = with_debug(Mode::Pid1, &debug, &["-v", "--", "true"]);
+        cmd.env_clear()
+            .env("SECRET", "hunter2")
+            .env("APP_MODE", "debug")
+            .env("APP_PORT", "80")
+            .env("HOOKINIT_CONFIG", "/dev/null")
+            .env("DEBUG", &debug)
+            .env("HOOKINIT_CACHE_DIR", plugin_cache());
+        let done = start(cmd, Mode::Pid1).wait();
+        assert_eq!(done.code(), 0, "{}", done.stderr_text());
+        let lines = done.stderr_lines_with("main env:");
+        assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+        let names = lines[0].split("main env: ").nth(1).unwrap_or_default();
+        let mut names: Vec<&str> = names
+            .split(',')
+            .filter(|n| !n.is_empty() && *n != "DEBUG" && !n.starts_with("HOOKINIT_"))
+            .collect();
+        names.sort();
+        assert_eq!(names, expect, "{grant:?}: {}", lines[0]);
+    }
+}
+
+/// `plugin=...,required`: a plugin that cannot be loaded, or whose init fails, stops the start
+/// in one line (status 2), where an optional one is reported and left out (issue 18).
+#[test]
+fn a_required_plugin_that_cannot_start_stops_the_start() {
+    for (debug, culprit) in [
+        ("plugin=/nonexistent/guard.wasm".to_owned(), "guard"),
+        (behave("config.init=fail:bad policy"), BEHAVE_FAILURE),
+    ] {
+        let optional = start(
+            with_debug(Mode::Pid1, &debug, &["--", "sh", "-c", "exit 4"]),
+            Mode::Pid1,
+        )
+        .wait();
+        assert_eq!(optional.code(), 4, "{}", optional.stderr_text());
+
+        let required = format!("{debug},required");
+        let done = start(
+            with_debug(
+                Mode::Pid1,
+                &required,
+                &["--", "sh", "-c", "echo ran; exit 4"],
+            ),
+            Mode::Pid1,
+        )
+        .wait();
+        assert_eq!(done.code(), 2, "{}", done.stderr_text());
+        assert!(
+            done.stdout.is_empty(),
+            "the main process ran: {:?}",
+            done.stdout
+        );
+        let lines = done.stderr_lines_with("the main process was not started");
+        assert_eq!(lines.len(), 1, "{:?}", done.stderr);
+        assert!(lines[0].contains(culprit), "{}", lines[0]);
+    }
+}
+
 /// Sends SIGTERM (what `docker stop` sends) and waits: hookinit must end within a second.
 fn stop_within_a_second(mut r: Running) -> Finished {
     let asked = Instant::now();

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use hookinit_init::config::plan::{Grants, PluginSource, PluginSpec};
+use hookinit_init::config::plan::{PluginSource, PluginSpec};
 use hookinit_plugin_host::{
     CommandSpec, ExitAction, ExitInfo, Hook, HookFailure, Limits, Plugins, Reply, Request,
     SignalAction,
@@ -49,17 +49,12 @@ fn built() -> &'static Built {
 }
 
 fn spec(name: &str, path: &Path, config: &[(&str, &str)]) -> PluginSpec {
-    PluginSpec {
-        name: name.to_string(),
-        source: PluginSource::Path(path.to_path_buf()),
-        sha256: None,
-        allow_unpinned: false,
-        config: config
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        grants: Grants::default(),
-    }
+    let mut spec = PluginSpec::operator(name.to_string(), PluginSource::Path(path.to_path_buf()));
+    spec.config = config
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    spec
 }
 
 fn behave(name: &str, config: &[(&str, &str)]) -> PluginSpec {

@@ -281,14 +281,9 @@ fn run_init(file: &str, grants: Grants, config: Vec<(String, String)>) -> Result
     let name = Path::new(file)
         .file_stem()
         .map_or("plugin".into(), |s| s.to_string_lossy().into_owned());
-    let spec = PluginSpec {
-        name,
-        source: PluginSource::Path(PathBuf::from(file)),
-        sha256: None,
-        allow_unpinned: false,
-        config,
-        grants,
-    };
+    let mut spec = PluginSpec::operator(name, PluginSource::Path(PathBuf::from(file)));
+    spec.config = config;
+    spec.grants = grants;
     let limits = Limits {
         init: Duration::from_secs(10),
         ..Limits::default()

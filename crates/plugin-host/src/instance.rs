@@ -107,10 +107,9 @@ impl PluginInstance {
         Ok(instance)
     }
 
-    /// Removes the plugin's scratch directory if `after` (`None`: any hook) was the last hook
-    /// that needed it.
-    pub fn release_scratch(&mut self, after: Option<Hook>) {
-        self.store.data_mut().sandbox.release_scratch(after);
+    /// Removes the plugin's scratch directory (it is done with it).
+    pub fn release_scratch(&mut self) {
+        self.store.data_mut().sandbox.release_scratch();
     }
 
     /// Whether the plugin may see the main process's variable `name`.

@@ -15,9 +15,11 @@ use hookinit_init::plugin_process::{
     Hook, HookFailure, PluginFailure, Reply, Request, StartReport, StartStep,
 };
 
-/// The running plugins. Dropping it stops the worker (once it is idle).
+/// The running plugins. Dropping it stops the worker (once it is idle) and waits for it.
 pub struct Plugins {
     shared: Arc<Shared>,
+    /// Joined on drop, so that every plugin's store and scratch directory is gone after it.
+    worker: Option<std::thread::JoinHandle<()>>,
     facts: super::host_api::SharedFacts,
     report: StartReport,
 }
@@ -51,18 +53,19 @@ impl Plugins {
         if specs.is_empty() {
             let plugins = Plugins {
                 shared,
+                worker: None,
                 facts,
                 report: StartReport::default(),
             };
             return Ok((plugins, Vec::new()));
         }
         let (tx, rx) = mpsc::channel();
-        {
+        let worker = {
             let (shared, facts, specs) = (shared.clone(), facts.clone(), specs.to_vec());
             std::thread::Builder::new()
                 .name("hookinit-plugins".into())
-                .spawn(move || worker::run(specs, limits, shared, facts, tx))?;
-        }
+                .spawn(move || worker::run(specs, limits, shared, facts, tx))?
+        };
         let report = loop {
             match rx.recv() {
                 Ok(StartEvent::Step(s)) => step(s),
@@ -75,6 +78,7 @@ impl Plugins {
         Ok((
             Plugins {
                 shared,
+                worker: Some(worker),
                 facts,
                 report,
             },
@@ -161,8 +165,13 @@ impl Plugins {
 }
 
 impl Drop for Plugins {
+    /// Waits for the worker to finish the hook it runs (a spinning one is interrupted at its
+    /// deadline; PID 1 kills a process that takes longer) and to drop every plugin.
     fn drop(&mut self) {
         self.shared.lock().shutdown = true;
         self.shared.work.notify_all();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
     }
 }

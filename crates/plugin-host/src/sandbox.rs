@@ -4,38 +4,32 @@
 //! - files: the operator's `read=DIR` (read-only) and `write=DIR` (read-write) grants, as WASI
 //!   preopens mapped at the same paths as on the host (so paths in messages and in host-service
 //!   calls are the real ones). No grant, no file system.
-//! - environment: the variables named by `env=NAME` grants, with hookinit's values. argv is
-//!   `[NAME]`. No stdin. stdout/stderr go to the container log (see `output.rs`).
+//! - environment: the variables granted by `env=NAME`, `env=PREFIX_*` or `env=*`, with
+//!   hookinit's values (`TMPDIR` is the scratch directory, when granted). argv is `[NAME]`. No
+//!   stdin. stdout/stderr go to the container log (see `output.rs`).
 //! - network: none through WASI (no socket address is allowed, no name lookup). Downloads go
 //!   through the host's `fetch` import, allowed only to hosts named by `fetch=HOST` grants
-//!   (`example.com` any port, `example.com:8443` that port), redirects included, into a file
-//!   under a `write=` grant; `file://` URLs and paths need a read grant instead.
+//!   (`example.com` any port, `example.com:8443` that port), redirects included (anywhere, with
+//!   the `any_redirect` grant), into a file under a `write=` grant; `file://` URLs and paths need
+//!   a read grant instead.
 //! - archives: the host's `unpack` import reads an archive under a `read=`/`write=` grant and
 //!   writes under a `write=` grant.
 //! - main process facts (pid, command, signal dispositions) are always readable: they are the
 //!   plugin's business and leak nothing else (no /proc access is granted).
-//!
 //! - executables: `process.resolve-executable` reads the `#!` line of a program under a read or
-//!   write grant (of any program for the built-in `verbose`).
+//!   write grant (of any program with the `any_program` grant).
+//! - a scratch directory, when granted: made by the host (`$TMPDIR` or /tmp, else /dev/shm; mode
+//!   0700, a fresh name), the plugin's `TMPDIR`, read-write, and where host services may write;
+//!   removed when it is empty after pre-exec, else after the on-exit hooks or a failed start.
 //!
-//! Built-in plugins carry fixed grants, derived from their configuration ([`Sandbox::new`]), and
-//! get no WASI preopen but their scratch directory:
-//! - `verbose`: may resolve any program and read its `#!` line (nothing else of the file system:
-//!   a read-only preopen of `/` would expose every file, and wasmtime refuses the absolute
-//!   symlinks that are common in images); a scratch directory (read-write) for the `BASH_ENV`
-//!   file that gives bash, which ignores `PS4` from the environment when run as root, its `PS4`.
-//! - `fstree`: fetch from the source's host (redirects followed to any http(s) host, as the
-//!   operator's URL decides: GitHub's archive links redirect to another host), write on `dest`
-//!   (`/` by default) and a scratch directory for the download, read on a local source.
+//! Every plugin, the built-in ones included, gets exactly what its `Grants` say
+//! (`PluginSpec::builtin` declares `verbose`'s and `fstree`'s); with `services_only`, the read and
+//! write grants serve the host services and are no WASI preopens (a read-only preopen of `/`
+//! would expose every file, and wasmtime refuses the absolute symlinks common in images).
 //!
-//! A scratch directory is made by the host (`$TMPDIR` or /tmp, else /dev/shm; mode 0700, a fresh
-//! name), handed to the plugin as the configuration key `hookinit.scratch`, and removed with its
-//! content when the plugin no longer needs it: fstree's after its pre-exec hook, verbose's after
-//! the on-exit hooks (and every one when the start fails or the plugin is dropped).
-//!
-//! Limits per plugin ([`Limits`]): linear memory (64 MiB), a deadline per hook (pre-exec 30 s,
-//! 10 min for built-ins; on-exit 5 s; on-signal 50 ms; init 30 s), log output per hook (64 KiB,
-//! lines cut at 2 KiB).
+//! Limits per plugin ([`Limits`]): linear memory (64 MiB), a deadline per hook (pre-exec 30 s
+//! unless the plugin's spec says otherwise, fstree's 10 min; on-exit 5 s; on-signal 50 ms; init
+//! 30 s), log output per hook (64 KiB, lines cut at 2 KiB).
 //! Paths handed to host services are checked after resolving symlinks of their existing part, so
 //! a link inside a granted directory cannot point the host outside it.
 
@@ -45,13 +39,9 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use std::sync::Arc;
 
-use hookinit_init::config::plan::{Builtin, PluginSource, PluginSpec};
-use hookinit_init::plugin_process::Hook;
+use hookinit_init::config::plan::{Grants, PluginSpec};
 pub use hookinit_init::plugin_process::Limits;
 use hookinit_values::{HostGrant, Source, SourceError};
-
-/// The configuration key under which a built-in plugin finds its scratch directory.
-pub const SCRATCH_KEY: &str = "hookinit.scratch";
 
 /// A `fetch-to-file` call the grants allow.
 #[derive(Debug)]
@@ -71,25 +61,15 @@ pub struct Sandbox {
     read: Vec<PathBuf>,
     write: Vec<PathBuf>,
     fetch: Vec<HostGrant>,
+    /// The granted variables with hookinit's values (the plugin's WASI environment).
     env: Vec<(String, String)>,
-    /// Built-ins: the read and write grants are for host services only (no WASI preopen).
-    services_only: bool,
-    /// `process.resolve-executable` may look anywhere (the built-in verbose).
-    resolve_any: bool,
-    /// The names of the `env=` grants: the main process's variables the plugin may see.
-    env_names: Vec<String>,
-    /// Sees every variable of the main process's environment (the built-in verbose, which logs
-    /// it with secrets hidden); others see only the names of their `env=` grants.
-    env_all: bool,
-    /// Redirects of an allowed URL may lead to any http(s) host (the built-in fstree).
-    follow_any_redirect: bool,
+    /// What was granted, as declared.
+    grants: Grants,
     scratch: Option<Arc<Scratch>>,
-    /// The last hook that needs the scratch directory.
-    scratch_until: Option<Hook>,
 }
 
-/// A private directory made by the host for a built-in plugin; removed, with its content, when
-/// the last handle is dropped.
+/// A private directory made by the host for a plugin granted one; removed, with its content,
+/// when the last handle is dropped.
 #[derive(Debug)]
 pub struct Scratch {
     path: PathBuf,
@@ -146,17 +126,19 @@ impl Drop for Scratch {
 }
 
 impl Sandbox {
-    /// Resolves `spec`'s grants. A granted directory that does not exist is an error. Built-in
-    /// plugins get their fixed grants instead (see the module documentation).
+    /// Resolves `spec`'s grants. A granted directory that does not exist is an error (with
+    /// `services_only`, grants may name files and paths not made yet: their existing part is
+    /// resolved).
     pub fn new(spec: &PluginSpec) -> Result<Sandbox, String> {
-        if let PluginSource::Builtin(builtin) = spec.source {
-            return Sandbox::builtin(&spec.name, builtin, &spec.config);
-        }
-        let dirs = |list: &[PathBuf], what: &str| -> Result<Vec<PathBuf>, String> {
+        let grants = &spec.grants;
+        let resolve = |list: &[PathBuf], what: &str| -> Result<Vec<PathBuf>, String> {
             list.iter()
                 .map(|dir| {
-                    let real = std::fs::canonicalize(dir)
-                        .map_err(|e| format!("grant {what}={}: {e}", dir.display()))?;
+                    let fail = |e: std::io::Error| format!("grant {what}={}: {e}", dir.display());
+                    if grants.services_only {
+                        return resolve_existing_prefix(dir).map_err(fail);
+                    }
+                    let real = std::fs::canonicalize(dir).map_err(fail)?;
                     if !real.is_dir() {
                         return Err(format!("grant {what}={}: not a directory", dir.display()));
                     }
@@ -164,95 +146,31 @@ impl Sandbox {
                 })
                 .collect()
         };
-        let env = spec
-            .grants
-            .env
-            .iter()
-            .filter_map(|name| Some((name.clone(), std::env::var(name).ok()?)))
+        let env = std::env::vars()
+            .filter(|(name, _)| grants.sees_env(name))
             .collect();
-        Ok(Sandbox {
-            name: spec.name.clone(),
-            read: dirs(&spec.grants.read, "read")?,
-            write: dirs(&spec.grants.write, "write")?,
-            fetch: spec.grants.fetch.clone(),
-            env,
-            env_names: spec.grants.env.clone(),
-            ..Sandbox::default()
-        })
-    }
-
-    /// The fixed grants of a built-in plugin, from its configuration.
-    fn builtin(
-        name: &str,
-        builtin: Builtin,
-        config: &[(String, String)],
-    ) -> Result<Sandbox, String> {
-        let get = |key: &str| {
-            config
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
         let mut sandbox = Sandbox {
-            name: name.to_string(),
-            services_only: true,
-            ..Sandbox::default()
+            name: spec.name.clone(),
+            read: resolve(&grants.read, "read")?,
+            write: resolve(&grants.write, "write")?,
+            fetch: grants.fetch.clone(),
+            env,
+            grants: grants.clone(),
+            scratch: None,
         };
-        match builtin {
-            Builtin::Verbose => {
-                sandbox.resolve_any = true;
-                sandbox.env_all = true;
-                // Without one, bash run as root traces without file:line; verbose says so.
-                sandbox.scratch = Scratch::create(name).ok().map(Arc::new);
-                sandbox.scratch_until = Some(Hook::OnExit);
-            }
-            Builtin::Fstree => {
-                let text = get("source").ok_or("no source configured")?;
-                let source: Source = text.parse().map_err(|e| format!("source={text}: {e}"))?;
-                let dest = get("dest").unwrap_or("/");
-                let dest = resolve_existing_prefix(Path::new(dest))
-                    .map_err(|e| format!("dest={dest}: {e}"))?;
-                sandbox.write.push(dest);
-                match source {
-                    Source::Http(url) => {
-                        sandbox.fetch.push(HostGrant::for_url(&url));
-                        sandbox.follow_any_redirect = true;
-                        let scratch = Scratch::create(name)?;
-                        sandbox.write.push(scratch.path().to_path_buf());
-                        sandbox.scratch = Some(Arc::new(scratch));
-                        sandbox.scratch_until = Some(Hook::PreExec);
-                    }
-                    Source::Path(path) | Source::File { path, .. } => {
-                        let real = resolve_existing_prefix(&path)
-                            .map_err(|e| format!("{}: {e}", path.display()))?;
-                        sandbox.read.push(real);
-                    }
-                }
-            }
+        if grants.scratch {
+            let scratch = Scratch::create(&spec.name)?;
+            // Host services may write there too (a download).
+            sandbox.write.push(scratch.path().to_path_buf());
+            sandbox.scratch = Some(Arc::new(scratch));
         }
         Ok(sandbox)
     }
 
-    /// Configuration the host adds for the plugin's `init` (a built-in's scratch directory).
-    pub fn host_config(&self) -> Vec<(String, String)> {
-        self.scratch
-            .iter()
-            .map(|s| {
-                (
-                    SCRATCH_KEY.to_string(),
-                    s.path().to_string_lossy().into_owned(),
-                )
-            })
-            .collect()
-    }
-
-    /// Removes the scratch directory once `hook` (or, with `None`, everything) is over and it
-    /// was needed until then.
-    pub fn release_scratch(&mut self, after: Option<Hook>) {
-        if after.is_none() || after == self.scratch_until {
-            self.scratch = None;
-        }
+    /// Removes the scratch directory: the plugin is done with it (the on-exit hooks ran, or
+    /// the start failed).
+    pub fn release_scratch(&mut self) {
+        self.scratch = None;
     }
 
     /// Removes the scratch directory now if the plugin left nothing in it (the main process
@@ -267,7 +185,7 @@ impl Sandbox {
 
     /// Whether `process.resolve-executable` may report on `path` (an absolute path).
     pub fn may_resolve(&self, path: &Path) -> bool {
-        if self.resolve_any {
+        if self.grants.any_program {
             return true;
         }
         let Ok(real) = std::fs::canonicalize(path) else {
@@ -286,11 +204,11 @@ impl Sandbox {
         parts.extend(self.read.iter().map(|d| format!("read={}", d.display())));
         parts.extend(self.write.iter().map(|d| format!("write={}", d.display())));
         parts.extend(self.fetch.iter().map(|h| format!("fetch={h}")));
-        parts.extend(self.env.iter().map(|(k, _)| format!("env={k}")));
-        if self.follow_any_redirect {
+        parts.extend(self.grants.env.iter().map(|k| format!("env={k}")));
+        if self.grants.any_redirect {
             parts.push("redirects to any http(s) host".to_string());
         }
-        if self.resolve_any {
+        if self.grants.any_program {
             parts.push("#! lines of any program".to_string());
         }
         if let Some(scratch) = &self.scratch {
@@ -318,7 +236,11 @@ impl Sandbox {
         for (k, v) in &self.env {
             b.env(k, v);
         }
-        let (read, write) = if self.services_only {
+        if let Some(scratch) = &self.scratch {
+            // Where a plugin looks for its temporary files (std::env::temp_dir() and the like).
+            b.env("TMPDIR", scratch.path().to_string_lossy());
+        }
+        let (read, write) = if self.grants.services_only {
             (&[][..], &[][..])
         } else {
             (&self.read[..], &self.write[..])
@@ -346,13 +268,13 @@ impl Sandbox {
 
     /// Whether the plugin may see the main process's variable `name` (an `env=` grant).
     pub fn sees_env(&self, name: &str) -> bool {
-        self.env_all || self.env_names.iter().any(|granted| granted == name)
+        self.grants.sees_env(name)
     }
 
     /// The hosts `fetch` may reach for this plugin, for the fetch service's allow-list (which
     /// also applies it to redirects).
     pub fn fetch_hosts(&self) -> Option<Vec<HostGrant>> {
-        (!self.follow_any_redirect).then(|| self.fetch.clone())
+        (!self.grants.any_redirect).then(|| self.fetch.clone())
     }
 
     /// Checks a `fetch-to-file` call: what to hand the fetch service, and where it may write.
@@ -463,21 +385,15 @@ fn resolve_existing_prefix(path: &Path) -> std::io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookinit_init::config::plan::Grants;
+    use hookinit_init::config::plan::{Builtin, PluginSource};
 
     fn sandbox(read: &[&Path], write: &[&Path], fetch: &[&str]) -> Sandbox {
-        let spec = PluginSpec {
-            name: "t".into(),
-            source: PluginSource::Path("/x.wasm".into()),
-            sha256: None,
-            allow_unpinned: false,
-            config: vec![],
-            grants: Grants {
-                read: read.iter().map(|p| p.to_path_buf()).collect(),
-                write: write.iter().map(|p| p.to_path_buf()).collect(),
-                fetch: fetch.iter().map(|s| s.parse().unwrap()).collect(),
-                env: vec![],
-            },
+        let mut spec = PluginSpec::operator("t".into(), PluginSource::Path("/x.wasm".into()));
+        spec.grants = Grants {
+            read: read.iter().map(|p| p.to_path_buf()).collect(),
+            write: write.iter().map(|p| p.to_path_buf()).collect(),
+            fetch: fetch.iter().map(|s| s.parse().unwrap()).collect(),
+            ..Grants::default()
         };
         Sandbox::new(&spec).unwrap()
     }
@@ -627,11 +543,8 @@ mod tests {
         );
         assert!(s.check_unpack(&into, d).is_ok());
         assert!(s.check_unpack(&into, "/etc").is_err());
-        assert_eq!(s.host_config()[0].0, SCRATCH_KEY);
         assert!(s.describe().contains("redirects to any http(s) host"));
-        s.release_scratch(Some(Hook::OnExit));
-        assert!(scratch.exists(), "fstree's scratch is for pre-exec only");
-        s.release_scratch(Some(Hook::PreExec));
+        s.release_scratch();
         assert!(!scratch.exists());
     }
 
@@ -660,22 +573,23 @@ mod tests {
     fn verbose_fixed_grants() {
         let mut s = builtin(Builtin::Verbose, &[]);
         assert!(s.may_resolve(Path::new("/bin/sh")));
-        assert!(s.fetch.is_empty() && s.read.is_empty() && s.write.is_empty());
         let scratch = s.scratch.as_ref().unwrap().path().to_path_buf();
-        s.release_scratch(Some(Hook::PreExec));
-        assert!(
-            scratch.exists(),
-            "verbose's BASH_ENV file lives until on-exit"
+        assert!(s.fetch.is_empty() && s.read.is_empty());
+        assert_eq!(
+            s.write,
+            std::slice::from_ref(&scratch),
+            "only its scratch directory"
         );
         std::fs::write(scratch.join("bash_env"), b"PS4=x").unwrap();
         s.release_empty_scratch();
-        assert!(scratch.exists(), "not empty: kept");
-        s.release_scratch(None);
+        assert!(scratch.exists(), "not empty: kept (bash reads BASH_ENV)");
+        s.release_scratch();
         assert!(!scratch.exists());
         let mut s = builtin(Builtin::Verbose, &[]);
         let scratch = s.scratch.as_ref().unwrap().path().to_path_buf();
         s.release_empty_scratch();
-        assert!(!scratch.exists() && s.host_config().is_empty());
+        assert!(!scratch.exists());
+        assert!(s.sees_env("ANYTHING"), "verbose is granted env=*");
         let r = tempfile::tempdir().unwrap();
         let operator = sandbox(&[r.path()], &[], &[]);
         assert!(!operator.may_resolve(Path::new("/bin/sh")));

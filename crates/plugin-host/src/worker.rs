@@ -18,7 +18,7 @@ use super::interrupt::Interrupter;
 use super::linker::HostLinker;
 use super::load::{self, Origin};
 use super::sandbox::{Limits, Sandbox};
-use hookinit_init::config::plan::{PluginSource, PluginSpec};
+use hookinit_init::config::plan::PluginSpec;
 use hookinit_init::plugin_process::{ExitAction, Hook, HookFailure, SignalAction};
 use hookinit_init::plugin_process::{Reply, Request, StartReport, StartStep};
 use std::sync::Arc;
@@ -44,8 +44,8 @@ struct Slot {
     name: String,
     instance: Option<PluginInstance>,
     limits: Limits,
-    /// A plugin whose work is part of the start (the built-in fstree) and that failed to load:
-    /// the pre-exec chain fails with this reason, so the main process is not started unpatched.
+    /// A required plugin (fstree, `plugin=...,required`) that failed to load: the pre-exec chain
+    /// fails with this reason, so the main process does not start without it.
     failed_start: Option<String>,
 }
 
@@ -139,8 +139,6 @@ impl Worker {
                     continue;
                 }
             };
-            let mut config = spec.config.clone();
-            config.extend(sandbox.host_config());
             let loaded_in = started.elapsed();
             hookinit_init::info!(
                 "plugin {}: {} in {:.1} ms; grants: {}",
@@ -164,7 +162,7 @@ impl Worker {
                     sandbox,
                     self.facts.clone(),
                     &self.limits,
-                    &config,
+                    &spec.config,
                 )
             });
             match result {
@@ -179,9 +177,7 @@ impl Worker {
                     );
                     report.plugins.push((spec.name.clone(), subs));
                     let mut limits = self.limits.clone();
-                    if matches!(spec.source, PluginSource::Builtin(_)) {
-                        limits.pre_exec = limits.builtin_pre_exec;
-                    }
+                    limits.pre_exec = spec.pre_exec_deadline.unwrap_or(limits.pre_exec);
                     self.plugins.push(Slot {
                         name: spec.name.clone(),
                         instance: Some(instance),
@@ -205,7 +201,7 @@ impl Worker {
     fn start_failure(&mut self, report: &mut StartReport, spec: &PluginSpec, why: String) {
         let f = failure(&spec.name, why);
         report.failures.push(f.clone());
-        if !spec.start_depends_on_it() {
+        if !spec.required {
             hookinit_init::error!("{f}");
         } else {
             // Its pre-exec "runs" and fails, which stops the start and says why in one line.
@@ -303,7 +299,7 @@ impl Worker {
         let reply = self.pre_exec_chain(spec);
         if matches!(reply, Reply::PreExec(Err(_))) {
             // The main process will not run: no scratch directory is needed any more.
-            self.release_scratch(None);
+            self.release_scratch();
         } else {
             // An empty one is not needed either (and the spawn may still fail, after which no
             // on-exit hook runs to remove it).
@@ -316,10 +312,10 @@ impl Worker {
         reply
     }
 
-    fn release_scratch(&mut self, after: Option<Hook>) {
+    fn release_scratch(&mut self) {
         for slot in &mut self.plugins {
             if let Some(instance) = slot.instance.as_mut() {
-                instance.release_scratch(after);
+                instance.release_scratch();
             }
         }
     }
@@ -349,9 +345,6 @@ impl Worker {
                 None => cmd.clone(),
             };
             let result = self.call(i, Hook::PreExec, |p, d| p.pre_exec(&input, d));
-            if let Some(instance) = self.plugins[i].instance.as_mut() {
-                instance.release_scratch(Some(Hook::PreExec));
-            }
             match result {
                 Ok(next) => cmd = convert::merge_returned(&cmd, &input, next),
                 Err(Fault::Error(why)) | Err(Fault::Crash(why)) => return stop(why),
@@ -371,7 +364,6 @@ impl Worker {
                 }
             }
         }
-        self.release_scratch(None);
         Reply::OnExit(decided)
     }
 

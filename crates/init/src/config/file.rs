@@ -22,10 +22,11 @@
 //! path = "/debug/coredump.wasm"       # or url = "https://..." (exactly one of path/url)
 //! sha256 = "..."                      # required with url unless allow-unpinned = true
 //! allow-unpinned = false
+//! required = false                    # true: no start unless it loads and its pre-exec succeeds
 //! read = ["/etc"]                     # directories the plugin may read (absolute)
 //! write = ["/cores"]                  # directories it may read and write (absolute)
 //! fetch = ["example.com:443"]         # hosts it may download from
-//! env = ["HOME"]                      # environment variables it may see
+//! env = ["HOME", "APP_*"]             # the main process's variables it may see (`*`: all)
 //! [plugin.config]                     # key/value pairs for the plugin's init
 //! limit = "1G"                        # strings, numbers and booleans (handed over as text, order not significant)
 //! ```
@@ -508,6 +509,7 @@ struct PluginTable {
     url: Option<Checked<PluginUrl>>,
     sha256: Option<Sha256Pin>,
     allow_unpinned: Option<bool>,
+    required: Option<bool>,
     #[serde(default)]
     read: Vec<Checked<AbsDir>>,
     #[serde(default)]
@@ -542,18 +544,18 @@ impl PluginTable {
             }
         };
         let dirs = |v: Vec<Checked<AbsDir>>| v.into_iter().map(|c| c.0).collect();
-        let spec = PluginSpec {
-            name: self.name.map_or_else(|| source.default_name(), |n| n.0),
-            source,
-            sha256: self.sha256,
-            allow_unpinned: self.allow_unpinned.unwrap_or(false),
-            config: self.config.map(|c| c.0).unwrap_or_default(),
-            grants: Grants {
-                read: dirs(self.read),
-                write: dirs(self.write),
-                fetch: self.fetch,
-                env: self.env.into_iter().map(|c| c.0).collect(),
-            },
+        let name = self.name.map_or_else(|| source.default_name(), |n| n.0);
+        let mut spec = PluginSpec::operator(name, source);
+        spec.sha256 = self.sha256;
+        spec.allow_unpinned = self.allow_unpinned.unwrap_or(false);
+        spec.required = self.required.unwrap_or(false);
+        spec.config = self.config.map(|c| c.0).unwrap_or_default();
+        spec.grants = Grants {
+            read: dirs(self.read),
+            write: dirs(self.write),
+            fetch: self.fetch,
+            env: self.env.into_iter().map(|c| c.0).collect(),
+            ..Grants::default()
         };
         if let Some(url) = spec.unpinned_url() {
             return Err(format!(
@@ -702,10 +704,7 @@ allow-unpinned = true
         assert_eq!(
             first,
             PluginSpec {
-                name: "cores".into(),
-                source: PluginSource::Path("/debug/coredump.wasm".into()),
                 sha256: Some(HEX.parse().unwrap()),
-                allow_unpinned: false,
                 config: vec![
                     ("count".into(), "3".into()),
                     ("limit".into(), "1G".into()),
@@ -716,18 +715,22 @@ allow-unpinned = true
                     write: vec!["/cores".into()],
                     fetch: vec!["example.com:443".parse().unwrap()],
                     env: vec!["HOME".into()],
+                    ..Grants::default()
                 },
+                ..PluginSpec::operator(
+                    "cores".into(),
+                    PluginSource::Path("/debug/coredump.wasm".into())
+                )
             }
         );
         assert_eq!(
             plugins[1],
             PluginSpec {
-                name: "trace".into(),
-                source: PluginSource::Url("https://h.example/dl/trace.wasm?v=2".parse().unwrap()),
-                sha256: None,
                 allow_unpinned: true,
-                config: Vec::new(),
-                grants: Grants::default(),
+                ..PluginSpec::operator(
+                    "trace".into(),
+                    PluginSource::Url("https://h.example/dl/trace.wasm?v=2".parse().unwrap())
+                )
             }
         );
     }

@@ -176,6 +176,8 @@ impl Builtin {
 }
 
 /// Capabilities an operator grants a plugin. Deny by default: an empty `Grants` gives nothing.
+/// The built-in plugins declare theirs here too ([`PluginSpec::builtin`]): the sandbox knows no
+/// plugin by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grants {
     /// Directories the plugin may read (WASI preopens, read-only).
@@ -184,8 +186,34 @@ pub struct Grants {
     pub write: Vec<PathBuf>,
     /// Hosts the fetch service may reach for this plugin.
     pub fetch: Vec<HostGrant>,
-    /// Names of environment variables the plugin may see.
+    /// The main process's variables the plugin may see: a name (`HOME`), a prefix (`APP_*`), or
+    /// every one (`*`).
     pub env: Vec<String>,
+    /// A private scratch directory: made by the host (mode 0700, a fresh name under `$TMPDIR`,
+    /// /tmp or /dev/shm), the plugin's `TMPDIR` (read-write), removed once the plugin is done with
+    /// it (right after pre-exec if it is empty, else after the on-exit hooks or a failed start).
+    pub scratch: bool,
+    /// `process.resolve-executable` may read the `#!` line of any program, not only of those
+    /// under a read or write grant.
+    pub any_program: bool,
+    /// Redirects of an allowed download may lead to any http(s) host (the operator's URL decides
+    /// where it goes: GitHub's archive links redirect to another host).
+    pub any_redirect: bool,
+    /// The read and write grants are for the host services only (fetch, unpack, resolve), not
+    /// WASI preopens, and may name files and paths not made yet (`dest=`).
+    pub services_only: bool,
+}
+
+impl Grants {
+    /// Whether the plugin may see the main process's variable `name`.
+    pub fn sees_env(&self, name: &str) -> bool {
+        self.env
+            .iter()
+            .any(|granted| match granted.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => granted == name,
+            })
+    }
 }
 
 /// One plugin to load, with its configuration and grants.
@@ -200,19 +228,80 @@ pub struct PluginSpec {
     /// Key/value configuration handed to the plugin's `init` (fstree: url, strip, sha256, dest...).
     pub config: Vec<(String, String)>,
     pub grants: Grants,
+    /// The main process must not start unless this plugin loads and its pre-exec succeeds
+    /// (fstree, whose files the program expects). Any other plugin that cannot be loaded is
+    /// reported and left out.
+    pub required: bool,
+    /// Its pre-exec deadline, when not the default (fstree: downloads carry their own connect
+    /// and total timeouts).
+    pub pre_exec_deadline: Option<Duration>,
 }
 
+/// How long fstree's pre-exec may take: its download's own timeouts end it sooner.
+const FSTREE_PRE_EXEC: Duration = Duration::from_secs(600);
+
 impl PluginSpec {
-    /// A built-in plugin with its configuration; its fixed grants are the runtime's business.
-    pub fn builtin(builtin: Builtin, config: Vec<(String, String)>) -> PluginSpec {
+    /// An operator's plugin: nothing granted, optional, default deadlines.
+    pub fn operator(name: String, source: PluginSource) -> PluginSpec {
         PluginSpec {
-            name: builtin.name().to_string(),
-            source: PluginSource::Builtin(builtin),
+            name,
+            source,
             sha256: None,
             allow_unpinned: false,
-            config,
+            config: Vec::new(),
             grants: Grants::default(),
+            required: false,
+            pre_exec_deadline: None,
         }
+    }
+
+    /// A built-in plugin with its configuration, declaring what it needs as an operator's plugin
+    /// would be granted it:
+    /// - `verbose`: every variable (it logs them, secrets hidden), the `#!` line of any program
+    ///   (a read-only preopen of `/` would show every file), a scratch directory for the
+    ///   `BASH_ENV` file that gives bash run as root its `PS4`.
+    /// - `fstree`: writes on `dest` (`/` by default); from an http(s) source, that host, redirects
+    ///   anywhere and a scratch directory for the download; from a local one, a read on it. It is
+    ///   required, and its pre-exec may take as long as its download.
+    pub fn builtin(builtin: Builtin, config: Vec<(String, String)>) -> PluginSpec {
+        let mut spec =
+            PluginSpec::operator(builtin.name().to_owned(), PluginSource::Builtin(builtin));
+        let grants = &mut spec.grants;
+        grants.services_only = true;
+        match builtin {
+            Builtin::Verbose => {
+                grants.env.push("*".to_owned());
+                grants.any_program = true;
+                grants.scratch = true;
+            }
+            Builtin::Fstree => {
+                let get = |key: &str| {
+                    config
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v.as_str())
+                };
+                grants.write.push(PathBuf::from(get("dest").unwrap_or("/")));
+                // The source was parsed when the configuration was read; an unparsable one
+                // here grants nothing, and fstree's own check says why.
+                match get("source").map(str::parse::<Source>) {
+                    Some(Ok(Source::Http(url))) => {
+                        grants.fetch.push(HostGrant::for_url(&url));
+                        grants.any_redirect = true;
+                        grants.scratch = true;
+                    }
+                    Some(Ok(Source::Path(path) | Source::File { path, .. })) => {
+                        grants.read.push(path)
+                    }
+                    Some(Err(_)) | None => {}
+                }
+                spec.required = true;
+                spec.pre_exec_deadline = Some(FSTREE_PRE_EXEC);
+            }
+        }
+        spec.config = config;
+        spec
     }
 
     /// The URL this plugin would be fetched from without a pin and without the operator's
@@ -222,13 +311,6 @@ impl PluginSpec {
             PluginSource::Url(url) if self.sha256.is_none() && !self.allow_unpinned => Some(url),
             _ => None,
         }
-    }
-
-    /// Whether the main process must not start without this plugin's pre-exec: fstree, whose
-    /// files the program expects. Any other plugin that cannot be loaded is reported and left
-    /// out.
-    pub fn start_depends_on_it(&self) -> bool {
-        self.source == PluginSource::Builtin(Builtin::Fstree)
     }
 }
 

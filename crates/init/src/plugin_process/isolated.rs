@@ -77,6 +77,21 @@ fn report_loss(pid: Pid, how: &str) {
     );
 }
 
+/// Whether the plugin process has not been reaped yet.
+pub fn is_running() -> bool {
+    PROCESS.load(Ordering::Relaxed) != 0
+}
+
+/// SIGKILL to the plugin process, if it has not been reaped (PID 1 is leaving and will not wait
+/// for it any longer).
+pub fn kill_process() {
+    PHASE.store(REPORTED, Ordering::Relaxed);
+    let pid = PROCESS.load(Ordering::Relaxed);
+    if pid != 0 {
+        kill_unless_reaped(Pid::from_raw(pid));
+    }
+}
+
 /// For the reaper: whether the child it just reaped, `pid`, was the plugin process (then it says
 /// how that ended instead of "zombie", and the pid is forgotten).
 pub fn reaped_plugin_process(pid: Pid) -> bool {

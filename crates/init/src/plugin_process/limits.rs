@@ -12,12 +12,10 @@ pub struct Limits {
     pub memory: usize,
     /// Deadline of `init` (instantiation included).
     pub init: Duration,
+    /// The default; a plugin's spec may set its own (`PluginSpec::pre_exec_deadline`).
     pub pre_exec: Duration,
     pub on_exit: Duration,
     pub on_signal: Duration,
-    /// pre-exec deadline of built-in plugins, whose downloads (fstree) carry their own connect
-    /// and total timeouts.
-    pub builtin_pre_exec: Duration,
     /// Log output (stdout, stderr, log import together) accepted per hook call, in bytes.
     pub log_bytes_per_call: usize,
     /// Longest log line; longer ones are cut.
@@ -32,7 +30,6 @@ impl Default for Limits {
             pre_exec: Duration::from_secs(30),
             on_exit: Duration::from_secs(5),
             on_signal: Duration::from_millis(50),
-            builtin_pre_exec: Duration::from_secs(600),
             log_bytes_per_call: 64 << 10,
             log_line: 2 << 10,
         }

@@ -24,7 +24,9 @@ use std::os::unix::net::UnixStream;
 
 use crate::config::plan::PluginSpec;
 
-pub use isolated::{IsolatedPlugins, Progress, Starting, note_end, reaped_plugin_process};
+pub use isolated::{
+    IsolatedPlugins, Progress, Starting, is_running, kill_process, note_end, reaped_plugin_process,
+};
 pub use limits::Limits;
 pub use messages::{Reply, Request, StartReport, StartStep};
 pub use types::{

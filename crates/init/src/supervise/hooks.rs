@@ -56,7 +56,7 @@ impl Hooks {
     /// the start depends on was planned ([`Hooks::start_blocked`]).
     pub fn not_started(plan: &Plan, err: anyhow::Error) -> Hooks {
         let mut hooks = Hooks::start_none();
-        match plan.plugins.iter().find(|p| p.start_depends_on_it()) {
+        match plan.plugins.iter().find(|p| p.required) {
             Some(needed) => {
                 hooks.start_blocked = Some(format!(
                     "plugin {}: could not be loaded: {err}",

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
-use crate::config::plan::{Plan, PluginSource};
+use crate::config::plan::Plan;
 use crate::ctl::server::Client;
 use crate::plugin_process::{
-    CommandSpec, ExitAction, ExitInfo, Hook, IsolatedPlugins, Limits, Progress, Reply, Request,
-    Runtime, SignalAction,
+    self as plugin_process, CommandSpec, ExitAction, ExitInfo, Hook, IsolatedPlugins, Limits,
+    Progress, Reply, Request, Runtime, SignalAction,
 };
 use crate::signals::forward;
 use crate::signals::takeover::{SignalSetup, describe};
@@ -32,6 +32,10 @@ use status::Ended;
 /// After SIGKILL, how long to wait for the group to disappear before exiting regardless
 /// (a process stuck in uninterruptible sleep cannot be waited for).
 const AFTER_KILL: Duration = Duration::from_secs(1);
+
+/// How long PID 1, about to exit, waits for the plugin process to clean up (remove the plugins'
+/// scratch directories) after closing its socket.
+const PLUGINS_EXIT: Duration = Duration::from_millis(500);
 
 /// Exit status when hookinit could not start the main process for a reason of its own (a
 /// pre-exec hook failed), like a configuration error.
@@ -79,6 +83,12 @@ impl Supervisor {
     /// main process runs or stays) starts the same command again. Returns hookinit's exit
     /// status.
     pub fn run(mut self) -> i32 {
+        let code = self.supervise();
+        self.end_plugins();
+        code
+    }
+
+    fn supervise(&mut self) -> i32 {
         let Some(command) = MainCommand::from_argv(&self.plan.command) else {
             crate::error!("no program to run: usage: hookinit [OPTIONS] [--] PROGRAM [ARGS...]");
             return 2;
@@ -154,6 +164,29 @@ impl Supervisor {
             }
             crate::info!("exiting with status {code}");
             return code;
+        }
+    }
+
+    /// Ends the plugin process, if one runs: closing its socket makes it drop every plugin (their
+    /// scratch directories with them) and exit. PID 1 waits for that at most [`PLUGINS_EXIT`],
+    /// and not at all once a signal asks it to go: then the process is killed.
+    fn end_plugins(&mut self) {
+        let Some(plugins) = self.hooks.plugins.take() else {
+            return;
+        };
+        drop(plugins);
+        let deadline = Instant::now() + PLUGINS_EXIT;
+        while plugin_process::is_running() {
+            match next_event(&mut self.signals, None, None, Some(deadline)) {
+                Event::Signal(libc::SIGCHLD) => {
+                    reap::reap_all(None);
+                }
+                Event::Signal(_) | Event::Timeout => {
+                    plugin_process::kill_process();
+                    return;
+                }
+                Event::Plugin | Event::Ctl => {}
+            }
         }
     }
 
@@ -259,10 +292,7 @@ impl Supervisor {
             .plan
             .plugins
             .iter()
-            .map(|p| match p.source {
-                PluginSource::Builtin(_) => self.limits.builtin_pre_exec,
-                _ => self.limits.pre_exec,
-            })
+            .map(|p| p.pre_exec_deadline.unwrap_or(self.limits.pre_exec))
             .sum::<Duration>()
             + SAFETY_MARGIN;
         let deadline = Instant::now() + allowed;

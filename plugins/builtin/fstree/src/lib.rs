@@ -3,10 +3,11 @@
 //!
 //! Before the main process starts, it has the host download SOURCE (http, https, file URL or
 //! path) into its scratch directory, or takes a local file where it is, and unpack it over `/`
-//! (or DIR): tar, tar.gz, tar.xz, tar.zst or zip, recognised by content; GitHub's single top
-//! folder stripped unless `strip=N` says otherwise; the archive refused unless its sha256 is HEX
-//! when given; entries that would escape the destination, device nodes, fifos and archives past
-//! the size cap (1 GiB unless `max-size`) refused. The downloading and the unpacking are native
+//! (or DIR): tar, tar.gz, tar.xz, tar.zst or zip, recognised by content; a source archive's
+//! one top folder (`NAME-REF/`, as GitHub and GitLab serve them) stripped unless `strip=N` says
+//! otherwise; the archive refused unless its sha256 is HEX when given; entries that would escape
+//! the destination, device nodes, fifos and archives past the size cap (1 GiB unless
+//! `max-size`) refused. The downloading and the unpacking are native
 //! host services (`fetch`, `archive`), which apply these rules and their own timeouts; this
 //! plugin decides what to ask for and reports.
 //!
@@ -14,10 +15,11 @@
 //! failure is an error from the pre-exec hook: the main process is not started (hookinit exits
 //! with status 2, or stays up under `stayalive`).
 //!
-//! Fixed grants (crates/plugin-host/src/sandbox.rs): fetch from the source's host (its redirects may
-//! go to any http(s) host), write on the destination and on the scratch directory, read on a
-//! local source. Configuration keys (set by the DEBUG grammar): `source`, `strip`, `sha256`,
-//! `dest`, `max-size` (bytes), `timeout` (milliseconds); `hookinit.scratch` from the host.
+//! Its grants, declared in `PluginSpec::builtin` (crates/init/src/config/plan.rs) like an
+//! operator plugin's: fetch from the source's host (its redirects may go to any http(s) host),
+//! write on the destination, a scratch directory (its `TMPDIR`) for the download, read on a
+//! local source; it is required. Configuration keys (set by the DEBUG grammar): `source`,
+//! `strip`, `sha256`, `dest`, `max-size` (bytes), `timeout` (milliseconds).
 
 use std::time::Instant;
 
@@ -50,7 +52,7 @@ impl Plugin for Fstree {
         self.timeout_ms = config
             .parse::<u64>("timeout")?
             .map(|ms| u32::try_from(ms).unwrap_or(u32::MAX));
-        self.scratch = config.get("hookinit.scratch").map(str::to_string);
+        self.scratch = std::env::var("TMPDIR").ok().filter(|d| !d.is_empty());
         Ok(Self::HOOKS)
     }
 
@@ -93,8 +95,12 @@ impl Plugin for Fstree {
             max_bytes: self.max_size,
             sha256,
         };
-        let report = host::unpack(&archive, &self.dest, options)
-            .map_err(|e| format!("{e} (source {})", shown(source)))?;
+        let unpacked = host::unpack(&archive, &self.dest, options);
+        if remote {
+            // The download is done with; an empty scratch directory is removed after pre-exec.
+            let _ = std::fs::remove_file(&archive);
+        }
+        let report = unpacked.map_err(|e| format!("{e} (source {})", shown(source)))?;
         println!(
             "unpacked {} into {}: {}, {}, {}, {} bytes ({}, strip {}, sha256 {}) in {} ms",
             shown(source),

@@ -9,7 +9,7 @@
 //!   - bash: `SHELLOPTS=xtrace` in the environment, and a `PS4` that names file and line
 //!     (`+ ${BASH_SOURCE:-$0}:${LINENO}: `). bash ignores `PS4` from the environment when it
 //!     runs as root, so the same `PS4` is also set by a `BASH_ENV` file in the scratch
-//!     directory the host gives this plugin (removed when the main process has ended). Every
+//!     directory the host gives this plugin (its `TMPDIR`, removed when the plugin ends). Every
 //!     bash the entrypoint starts is traced the same way.
 //!   - POSIX sh (dash, busybox sh, ash): run as `sh -x SCRIPT`, with a `PS4` naming the script
 //!     and, where the shell knows it (busybox; Debian's dash does not), the line.
@@ -17,9 +17,9 @@
 //!
 //! It never fails the start: what it cannot trace, it says and leaves as it was.
 //!
-//! Fixed grants (crates/plugin-host/src/sandbox.rs): `process.resolve-executable` for any program
-//! (the `#!` line of executables, nothing else of the file system) and a read-write scratch
-//! directory.
+//! Its grants, declared in `PluginSpec::builtin` (crates/init/src/config/plan.rs) like an
+//! operator plugin's: every variable (`env=*`), `process.resolve-executable` for any program
+//! (the `#!` line of executables, nothing else of the file system) and a scratch directory.
 
 use hookinit_sdk::prelude::*;
 
@@ -52,14 +52,10 @@ struct Verbose {
 impl Plugin for Verbose {
     const HOOKS: Hooks = Hooks::PRE_EXEC;
 
-    fn init(&mut self, config: &Config) -> Result<Hooks, String> {
-        self.scratch = config.get("hookinit.scratch").map(str::to_string);
-        // With a scratch directory, the on-exit hook is what tells the host it can be removed.
-        Ok(if self.scratch.is_some() {
-            Hooks::PRE_EXEC | Hooks::ON_EXIT
-        } else {
-            Hooks::PRE_EXEC
-        })
+    fn init(&mut self, _config: &Config) -> Result<Hooks, String> {
+        // The scratch directory the host made for this plugin, if it could.
+        self.scratch = std::env::var("TMPDIR").ok().filter(|d| !d.is_empty());
+        Ok(Self::HOOKS)
     }
 
     fn pre_exec(&mut self, mut cmd: Command) -> Result<Command, String> {
@@ -67,10 +63,6 @@ impl Plugin for Verbose {
         let what = trace(&mut cmd, self.scratch.as_deref());
         info!("{what}");
         Ok(cmd)
-    }
-
-    fn on_exit(&mut self, _status: ExitStatus) -> ExitAction {
-        ExitAction::Propagate
     }
 }
 

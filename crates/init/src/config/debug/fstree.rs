@@ -6,7 +6,7 @@ use hookinit_values::{BoundedDuration, ByteSize, Sha256Pin, Source, SourceError}
 use super::check_absolute;
 use super::errors::{DebugError, bad, required};
 use super::parser::Glue;
-use crate::config::plan::{Builtin, Grants, PluginSource, PluginSpec};
+use crate::config::plan::{Builtin, PluginSpec};
 
 pub(super) struct FstreeBuilder {
     source: String,
@@ -93,14 +93,7 @@ impl FstreeBuilder {
         let source = parse_source(&self.source).map_err(|r| bad("fstree", &self.source, &r))?;
         let mut config = vec![("source".to_owned(), source.to_string())];
         config.extend(self.subs.into_iter().map(|(k, v)| (k.to_owned(), v)));
-        Ok(PluginSpec {
-            name: Builtin::Fstree.name().to_owned(),
-            source: PluginSource::Builtin(Builtin::Fstree),
-            sha256: None,
-            allow_unpinned: false,
-            config,
-            grants: Grants::default(),
-        })
+        Ok(PluginSpec::builtin(Builtin::Fstree, config))
     }
 }
 

@@ -44,9 +44,13 @@
 //! After `plugin=SOURCE`:
 //! - `sha256=HEX`: the component's expected sha256. A plugin fetched from a URL must have one...
 //! - `unpinned`: ...unless this flag says to run whatever the URL serves.
+//! - `required`: the main process does not start unless this plugin loads and its pre-exec
+//!   succeeds (a policy plugin); without it, a plugin that cannot be loaded is reported and left
+//!   out.
 //! - `read=DIR`, `write=DIR`: let the plugin read (or read and write) the directory DIR (absolute).
 //! - `fetch=HOST` or `fetch=HOST:PORT`: let the plugin download from that host.
-//! - `env=NAME`: let the plugin see the environment variable NAME.
+//! - `env=NAME`, `env=PREFIX_*`, `env=*`: let the plugin see the main process's variable NAME,
+//!   those whose name starts with PREFIX_, or all of them.
 //! - `config.KEY=VALUE`: hand `KEY=VALUE` to the plugin's `init`.
 //!
 //! `read`, `write`, `fetch` and `env` may be repeated to grant several; for the other
@@ -376,14 +380,7 @@ mod tests {
                     None => config.push((key.to_owned(), value)),
                 }
             }
-            let spec = PluginSpec {
-                name: "fstree".into(),
-                source: PluginSource::Builtin(Builtin::Fstree),
-                sha256: None,
-                allow_unpinned: false,
-                config,
-                grants: Grants::default(),
-            };
+            let spec = PluginSpec::builtin(Builtin::Fstree, config);
             (words.join(","), DebugOption::Fstree(spec))
         });
         let pl_source = prop_oneof![
@@ -404,18 +401,16 @@ mod tests {
                 let is_url = source.starts_with("http");
                 let unpinned = unpinned || (is_url && sha.is_none());
                 let mut words = vec![format!("plugin={source}")];
-                let mut spec = PluginSpec {
+                let mut spec = PluginSpec::operator(
                     name,
-                    source: if is_url {
+                    if is_url {
                         PluginSource::Url(source.parse().unwrap())
                     } else {
                         PluginSource::Path(source.clone().into())
                     },
-                    sha256: sha.as_deref().map(|h| h.parse().unwrap()),
-                    allow_unpinned: unpinned,
-                    config: Vec::new(),
-                    grants: Grants::default(),
-                };
+                );
+                spec.sha256 = sha.as_deref().map(|h| h.parse().unwrap());
+                spec.allow_unpinned = unpinned;
                 if let Some(h) = sha {
                     words.push(format!("sha256={h}"));
                 }
@@ -496,6 +491,7 @@ mod tests {
                 "fetch",
                 "env",
                 "unpinned",
+                "required",
                 "config.",
                 "always",
                 "https://",

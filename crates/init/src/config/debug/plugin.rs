@@ -14,6 +14,7 @@ pub(super) struct PluginBuilder {
     source: String,
     sha256: Option<Sha256Pin>,
     unpinned: bool,
+    required: bool,
     read: Vec<String>,
     write: Vec<String>,
     fetch: Vec<HostGrant>,
@@ -47,6 +48,10 @@ impl PluginBuilder {
                 no_value(name, value)?;
                 self.unpinned = true;
             }
+            "required" => {
+                no_value(name, value)?;
+                self.required = true;
+            }
             "read" | "write" => {
                 let usage = format!("`{name}=DIR` with an absolute DIR, e.g. `{name}=/srv`");
                 let v = required(name, value, &usage)?;
@@ -64,7 +69,7 @@ impl PluginBuilder {
                 self.fetch.push(grant);
             }
             "env" => {
-                let v = required(name, value, "`env=NAME`, e.g. `env=HOME`")?;
+                let v = required(name, value, "`env=NAME`, `env=PREFIX_*` or `env=*`")?;
                 check_env_name(v).map_err(|r| bad(name, v, &r))?;
                 self.env.push(v.to_owned());
             }
@@ -113,18 +118,17 @@ impl PluginBuilder {
     pub(super) fn finish(self) -> Result<PluginSpec, DebugError> {
         let source =
             PluginSource::operator(&self.source).map_err(|r| bad("plugin", &self.source, &r))?;
-        let spec = PluginSpec {
-            name: source.default_name(),
-            source,
-            sha256: self.sha256,
-            allow_unpinned: self.unpinned,
-            config: self.config,
-            grants: Grants {
-                read: self.read.into_iter().map(Into::into).collect(),
-                write: self.write.into_iter().map(Into::into).collect(),
-                fetch: self.fetch,
-                env: self.env,
-            },
+        let mut spec = PluginSpec::operator(source.default_name(), source);
+        spec.sha256 = self.sha256;
+        spec.allow_unpinned = self.unpinned;
+        spec.required = self.required;
+        spec.config = self.config;
+        spec.grants = Grants {
+            read: self.read.into_iter().map(Into::into).collect(),
+            write: self.write.into_iter().map(Into::into).collect(),
+            fetch: self.fetch,
+            env: self.env,
+            ..Grants::default()
         };
         if let Some(url) = spec.unpinned_url() {
             return Err(DebugError::Unpinned {
@@ -149,10 +153,6 @@ mod tests {
         assert_eq!(
             plugin_of(&options),
             &PluginSpec {
-                name: "coredump".into(),
-                source: PluginSource::Path("/debug/coredump.wasm".into()),
-                sha256: None,
-                allow_unpinned: false,
                 config: vec![
                     ("limit".into(), "1G".into()),
                     ("mode".into(), "full".into())
@@ -165,7 +165,12 @@ mod tests {
                         "mirror".parse().unwrap()
                     ],
                     env: vec!["HOME".into()],
+                    ..Grants::default()
                 },
+                ..PluginSpec::operator(
+                    "coredump".into(),
+                    PluginSource::Path("/debug/coredump.wasm".into())
+                )
             }
         );
     }

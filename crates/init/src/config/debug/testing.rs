@@ -1,7 +1,7 @@
 //! What the DEBUG grammar's tests share: a sha256, and short ways to parse and to expect.
 
 pub(super) use super::{DebugError, DebugOption, parse, parse_shared};
-pub(super) use crate::config::plan::{Builtin, Grants, PluginSource, PluginSpec, StayAlive};
+pub(super) use crate::config::plan::{Builtin, PluginSource, PluginSpec, StayAlive};
 
 pub(super) const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -16,17 +16,13 @@ pub(super) fn opts(value: &str) -> Vec<DebugOption> {
 }
 
 pub(super) fn fstree(config: &[(&str, &str)]) -> DebugOption {
-    DebugOption::Fstree(PluginSpec {
-        name: "fstree".into(),
-        source: PluginSource::Builtin(Builtin::Fstree),
-        sha256: None,
-        allow_unpinned: false,
-        config: config
+    DebugOption::Fstree(PluginSpec::builtin(
+        Builtin::Fstree,
+        config
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        grants: Grants::default(),
-    })
+    ))
 }
 
 pub(super) fn plugin_of(options: &[DebugOption]) -> &PluginSpec {

@@ -58,7 +58,7 @@ pub const FSTREE_SUBS: [Word; 5] = [
         "give up a download that takes longer (default 5m)",
     ),
 ];
-pub const PLUGIN_SUBS: [Word; 6] = [
+pub const PLUGIN_SUBS: [Word; 7] = [
     word(
         "sha256",
         "sha256=HEX",
@@ -68,6 +68,11 @@ pub const PLUGIN_SUBS: [Word; 6] = [
         "unpinned",
         "unpinned",
         "run whatever the URL serves, without a sha256",
+    ),
+    word(
+        "required",
+        "required",
+        "do not start the main process unless this plugin loads and its pre-exec succeeds",
     ),
     word(
         "read",
@@ -162,6 +167,7 @@ pub(super) fn sub_option_home(name: &str) -> Option<(&'static str, &'static str)
         )),
         "env" => Some(("`plugin=SOURCE`", "plugin=/debug/x.wasm,env=HOME")),
         "unpinned" => Some(("`plugin=SOURCE`", "plugin=https://host/x.wasm,unpinned")),
+        "required" => Some(("`plugin=SOURCE`", "plugin=/debug/guard.wasm,required")),
         _ if name.starts_with(CONFIG_PREFIX) => {
             Some(("`plugin=SOURCE`", "plugin=/debug/x.wasm,config.limit=1G"))
         }
