@@ -16,7 +16,8 @@
 //! - `handoff.rs`: the queues between the relay thread and the worker.
 //! - `interrupt.rs`: deadlines inside the process (epoch interruption; PID 1 owns the last).
 //! - `engine.rs`: the wasmtime configuration (shared with build.rs).
-//! - `sandbox.rs`: the policy: grants, limits.
+//! - `sandbox/`: the policy: grants, limits (`calls.rs`: host calls checked against the grants;
+//!   `scratch.rs`: scratch directories).
 //! - `host_api.rs`: the WIT imports (log, process, fetch, archive); `services.rs` bridges to the
 //!   native services (`hookinit-fetch`, `hookinit-archive`).
 //! - `instance.rs`: one plugin's Store and calls; failures as one line.
