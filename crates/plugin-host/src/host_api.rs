@@ -1,5 +1,5 @@
 //! The host side of the WIT imports (`log`, `process`, `fetch`, `archive`), implemented on the
-//! store data of each plugin. fetch and unpack check the plugin's grants (sandbox.rs) and then
+//! store data of each plugin. fetch and unpack check the plugin's grants (sandbox/) and then
 //! call the native services (services.rs).
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! The bridge from the WIT `fetch` and `archive` imports (already checked against the grants by
-//! sandbox.rs) to the native services (the `hookinit-fetch` and `hookinit-archive` crates).
+//! sandbox/) to the native services (the `hookinit-fetch` and `hookinit-archive` crates).
 //!
 //! This is the only file of the plugin runtime that names the services' types.
 
