@@ -244,7 +244,8 @@ mod tests {
         let server = HttpServer::start();
         let url = server.route("/tree.tar.gz", Reply::ok(data.clone()));
         let dir = tempfile::tempdir().expect("tempdir");
-        let report = fetch_to_file(&url, &dest_in(&dir), &FetchOptions::default()).expect("fetch");
+        let report =
+            fetch_to_file(&source(&url), &dest_in(&dir), &FetchOptions::default()).expect("fetch");
         assert_eq!(fs::read(dest_in(&dir)).expect("dest"), data);
         assert_eq!(
             (report.bytes, report.url.as_str()),
@@ -265,7 +266,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dest_in(&dir), "previous").expect("dest");
         let url = server.url("/missing.tar.gz");
-        let err = fetch_to_file(&url, &dest_in(&dir), &FetchOptions::default()).expect_err("404");
+        let err = fetch_to_file(&source(&url), &dest_in(&dir), &FetchOptions::default())
+            .expect_err("404");
         assert!(matches!(err, FetchError::NotFound { .. }), "{err}");
         assert!(
             err.to_string()
@@ -284,7 +286,8 @@ mod tests {
         let server = HttpServer::start();
         let url = server.route("/x", Reply::status(503, "busy"));
         let dir = tempfile::tempdir().expect("tempdir");
-        let err = fetch_to_file(&url, &dest_in(&dir), &FetchOptions::default()).expect_err("503");
+        let err = fetch_to_file(&source(&url), &dest_in(&dir), &FetchOptions::default())
+            .expect_err("503");
         assert!(
             matches!(err, FetchError::HttpStatus { status: 503, .. }),
             "{err}"
@@ -301,8 +304,8 @@ mod tests {
     fn connection_refused_is_a_connect_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("http://127.0.0.1:{}/x.tar", closed_port());
-        let err =
-            fetch_to_file(&url, &dest_in(&dir), &FetchOptions::default()).expect_err("refused");
+        let err = fetch_to_file(&source(&url), &dest_in(&dir), &FetchOptions::default())
+            .expect_err("refused");
         assert!(matches!(err, FetchError::Connect { .. }), "{err}");
         assert!(err.to_string().contains(&url), "{err}");
     }
@@ -318,7 +321,7 @@ mod tests {
             ..FetchOptions::default()
         };
         let started = Instant::now();
-        let err = fetch_to_file(&url, &dest_in(&dir), &opts).expect_err("timeout");
+        let err = fetch_to_file(&source(&url), &dest_in(&dir), &opts).expect_err("timeout");
         assert!(matches!(err, FetchError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
         assert!(!dest_in(&dir).exists(), "the partial download is removed");
@@ -335,7 +338,7 @@ mod tests {
             allowed_hosts: Some(vec![server.addr().to_string().parse().unwrap()]),
             ..FetchOptions::default()
         };
-        let err = fetch_to_file(&url, &dest_in(&dir), &opts).expect_err("denied");
+        let err = fetch_to_file(&source(&url), &dest_in(&dir), &opts).expect_err("denied");
         assert!(
             matches!(&err, FetchError::Denied { url, .. } if url.contains("127.0.0.2")),
             "{err}"
@@ -351,8 +354,8 @@ mod tests {
             allowed_hosts: Some(vec!["example.com".parse().unwrap()]),
             ..FetchOptions::default()
         };
-        let err =
-            fetch_to_file("http://127.0.0.1:9/a.tar", &dest_in(&dir), &opts).expect_err("denied");
+        let err = fetch_to_file(&source("http://127.0.0.1:9/a.tar"), &dest_in(&dir), &opts)
+            .expect_err("denied");
         assert!(matches!(err, FetchError::Denied { .. }), "{err}");
         assert!(
             err.to_string()
@@ -373,7 +376,7 @@ mod tests {
             allowed_hosts: Some(vec!["127.0.0.1".parse().unwrap()]),
             ..FetchOptions::default()
         };
-        let report = fetch_to_file(&url, &dest_in(&dir), &opts).expect("fetch");
+        let report = fetch_to_file(&source(&url), &dest_in(&dir), &opts).expect("fetch");
         assert_eq!(report.url, last);
         assert_eq!(fs::read(dest_in(&dir)).expect("dest"), data);
         assert_eq!(
@@ -396,7 +399,7 @@ mod tests {
             max_redirects: 1,
             ..FetchOptions::default()
         };
-        let err = fetch_to_file(&url, &dest_in(&dir), &opts).expect_err("loop");
+        let err = fetch_to_file(&source(&url), &dest_in(&dir), &opts).expect_err("loop");
         assert!(
             matches!(err, FetchError::TooManyRedirects { limit: 1, .. }),
             "{err}"
@@ -423,7 +426,7 @@ mod tests {
             ..FetchOptions::default()
         };
         for url in urls {
-            let err = fetch_to_file(&url, &dest_in(&dir), &opts).expect_err("too large");
+            let err = fetch_to_file(&source(&url), &dest_in(&dir), &opts).expect_err("too large");
             assert!(
                 matches!(err, FetchError::TooLarge { limit: 1000, .. }),
                 "{err}"

@@ -16,12 +16,11 @@
 //! `local.rs`, local files; `sink.rs`, writing a body while hashing and counting it.
 
 use std::io;
-use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hookinit_values::show::{human_bytes, human_duration};
-use hookinit_values::{HostGrant, Sha256Pin};
+use hookinit_values::{HostGrant, Sha256Pin, Source};
 
 mod http;
 mod local;
@@ -146,11 +145,11 @@ pub enum FetchError {
     },
 }
 
-/// Copies `source` (`http://`, `https://`, `file://` or a path) to the file `dest`, replacing
-/// it. On error a partly written `dest` is removed; a `dest` that was never opened is left as
-/// it was.
+/// Copies `source` (an http(s) URL, or a local file: `file://` or a path) to the file `dest`,
+/// replacing it. On error a partly written `dest` is removed; a `dest` that was never opened is
+/// left as it was.
 pub fn fetch_to_file(
-    source: &str,
+    source: &Source,
     dest: &Path,
     opts: &FetchOptions,
 ) -> Result<FetchReport, FetchError> {
@@ -158,88 +157,26 @@ pub fn fetch_to_file(
     let start = Instant::now();
     // Clamped so that an absurd timeout cannot overflow the clock.
     let deadline = start + opts.total_timeout.min(CENTURY);
-    let source = source.trim();
-    match classify(source)? {
-        Source::Http(url) => fetch_http(&url, dest, opts, start, deadline),
-        Source::Local(_) if !opts.allow_local => Err(FetchError::Denied {
+    match source {
+        Source::Http(url) => {
+            if url.url().scheme() == "https"
+                && let Some(why) = HTTPS_MISSING
+            {
+                return Err(FetchError::InvalidSource {
+                    url: redact(url.as_str()),
+                    detail: why.into(),
+                });
+            }
+            fetch_http(url.as_str(), dest, opts, start, deadline)
+        }
+        Source::Path(_) | Source::File { .. } if !opts.allow_local => Err(FetchError::Denied {
             url: source.to_string(),
             reason: "local files are not granted to this caller".into(),
         }),
-        Source::Local(path) => fetch_local(&path, source, dest, opts, start, deadline),
-    }
-}
-
-enum Source {
-    Http(String),
-    Local(PathBuf),
-}
-
-fn classify(source: &str) -> Result<Source, FetchError> {
-    let invalid = |detail: &str| FetchError::InvalidSource {
-        url: redact(source),
-        detail: detail.into(),
-    };
-    if source.is_empty() {
-        return Err(invalid("empty"));
-    }
-    match scheme_of(source).map(str::to_ascii_lowercase).as_deref() {
-        Some("https") if let Some(why) = HTTPS_MISSING => Err(invalid(why)),
-        Some("http" | "https") => Ok(Source::Http(source.to_string())),
-        Some("file") => file_url_path(source)
-            .map(Source::Local)
-            .ok_or_else(|| invalid("a file URL names a local path: file:///path/to/archive")),
-        Some(_) => Err(invalid(
-            "unsupported scheme; use http, https, file or a plain path",
-        )),
-        None => Ok(Source::Local(PathBuf::from(source))),
-    }
-}
-
-/// The scheme of `scheme://...`; a plain path (even one holding a colon) has none.
-fn scheme_of(url: &str) -> Option<&str> {
-    let (scheme, rest) = url.split_once("://")?;
-    let valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    (valid && !rest.is_empty()).then_some(scheme)
-}
-
-/// `file:///p` or `file://localhost/p` to a path, percent-decoded; query and fragment dropped.
-fn file_url_path(url: &str) -> Option<PathBuf> {
-    let rest = &url["file://".len()..];
-    let rest = if rest.len() >= 9 && rest[..9].eq_ignore_ascii_case("localhost") {
-        &rest[9..]
-    } else {
-        rest
-    };
-    let path = rest.split(['?', '#']).next().unwrap_or_default();
-    path.starts_with('/')
-        .then(|| PathBuf::from(std::ffi::OsString::from_vec(percent_decode(path))))
-}
-
-fn percent_decode(s: &str) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let decoded = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match decoded {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
+        Source::Path(path) | Source::File { path, .. } => {
+            fetch_local(path, &source.to_string(), dest, opts, start, deadline)
         }
     }
-    out
 }
 
 /// Masks the password of `scheme://user:password@host/...` for messages and logs.
@@ -265,51 +202,26 @@ mod tests {
     use super::*;
     #[cfg(not(feature = "https"))]
     use crate::http::checked_uri;
+    #[cfg(not(feature = "https"))]
+    use crate::testing::source;
 
     /// The smallest build refuses https with one line saying why and what to use instead, at
     /// the first URL and at a redirect.
     #[cfg(not(feature = "https"))]
     #[test]
     fn https_is_refused_without_the_feature() {
-        let err = classify("HTTPS://example.com/a.tgz")
-            .err()
-            .expect("refused");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = fetch_to_file(
+            &source("HTTPS://example.com/a.tgz"),
+            &crate::testing::dest_in(&dir),
+            &FetchOptions::default(),
+        )
+        .expect_err("refused");
         assert!(matches!(err, FetchError::InvalidSource { .. }), "{err}");
         assert!(err.to_string().contains("built without https"), "{err}");
         let err = checked_uri("https://example.com/b.tgz", &FetchOptions::default())
             .expect_err("refused");
         assert!(err.to_string().contains("redirected to https"), "{err}");
-    }
-
-    #[test]
-    fn sources_are_classified() {
-        assert!(matches!(
-            classify("HTTP://example.com/a"),
-            Ok(Source::Http(_))
-        ));
-        #[cfg(feature = "https")]
-        assert!(matches!(
-            classify("HTTPS://example.com/a"),
-            Ok(Source::Http(_))
-        ));
-        assert!(matches!(classify("/srv/a.tar"), Ok(Source::Local(_))));
-        assert!(matches!(classify("./odd:name.tar"), Ok(Source::Local(_))));
-        assert!(matches!(
-            classify("ftp://host/a.tar"),
-            Err(FetchError::InvalidSource { .. })
-        ));
-        assert!(matches!(
-            classify("file://otherhost/a.tar"),
-            Err(FetchError::InvalidSource { .. })
-        ));
-        assert!(matches!(
-            classify(""),
-            Err(FetchError::InvalidSource { .. })
-        ));
-        assert_eq!(
-            file_url_path("file://localhost/a%20b.tar?x#y"),
-            Some(PathBuf::from("/a b.tar"))
-        );
     }
 
     #[test]
@@ -328,6 +240,12 @@ mod tests {
 #[cfg(test)]
 pub(crate) mod testing {
     use std::path::PathBuf;
+
+    use hookinit_values::Source;
+
+    pub(crate) fn source(text: &str) -> Source {
+        text.parse().expect("a source")
+    }
 
     pub(crate) fn body(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i % 251) as u8).collect()

@@ -87,14 +87,15 @@ mod tests {
     #[test]
     fn file_urls_and_plain_paths_are_copied() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let source = dir.path().join("my tree.tar");
+        let file = dir.path().join("my tree.tar");
         let data = body(5000);
-        fs::write(&source, &data).expect("source");
-        let plain = source.to_str().expect("utf-8").to_string();
+        fs::write(&file, &data).expect("source");
+        let plain = file.to_str().expect("utf-8").to_string();
         let url = format!("file://{}", plain.replace(' ', "%20"));
         for (i, src) in [plain, url].iter().enumerate() {
             let dest = dir.path().join(format!("copy{i}"));
-            let report = fetch_to_file(src, &dest, &FetchOptions::default()).expect("fetch");
+            let report =
+                fetch_to_file(&source(src), &dest, &FetchOptions::default()).expect("fetch");
             assert_eq!(fs::read(&dest).expect("dest"), data);
             assert_eq!(report.sha256.to_string(), hex(&Sha256::digest(&data)));
         }
@@ -105,14 +106,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = dir.path().join("missing.tar");
         let err = fetch_to_file(
-            missing.to_str().expect("utf-8"),
+            &source(missing.to_str().expect("utf-8")),
             &dest_in(&dir),
             &FetchOptions::default(),
         )
         .expect_err("missing");
         assert!(matches!(err, FetchError::NotFound { .. }), "{err}");
         let err = fetch_to_file(
-            dir.path().to_str().expect("utf-8"),
+            &source(dir.path().to_str().expect("utf-8")),
             &dest_in(&dir),
             &FetchOptions::default(),
         )
@@ -122,7 +123,7 @@ mod tests {
         let fifo = dir.path().join("fifo.tar");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("fifo");
         let err = fetch_to_file(
-            fifo.to_str().expect("utf-8"),
+            &source(fifo.to_str().expect("utf-8")),
             &dest_in(&dir),
             &FetchOptions::default(),
         )
@@ -130,14 +131,15 @@ mod tests {
         assert!(err.to_string().contains("not a regular file"), "{err}");
         fs::write(dest_in(&dir), "x").expect("dest");
         let same = dest_in(&dir).to_str().expect("utf-8").to_string();
-        let err =
-            fetch_to_file(&same, &dest_in(&dir), &FetchOptions::default()).expect_err("itself");
+        let err = fetch_to_file(&source(&same), &dest_in(&dir), &FetchOptions::default())
+            .expect_err("itself");
         assert!(matches!(err, FetchError::InvalidSource { .. }), "{err}");
         let opts = FetchOptions {
             allow_local: false,
             ..FetchOptions::default()
         };
-        let err = fetch_to_file("file:///etc/hostname", &dest_in(&dir), &opts).expect_err("denied");
+        let err = fetch_to_file(&source("file:///etc/hostname"), &dest_in(&dir), &opts)
+            .expect_err("denied");
         assert!(matches!(err, FetchError::Denied { .. }), "{err}");
     }
 }

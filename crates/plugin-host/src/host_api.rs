@@ -267,7 +267,7 @@ impl fetch::Host for State {
     ) -> Result<wit::FetchReport, String> {
         let call = self.sandbox.check_fetch(&url, &dest)?;
         let hosts = self.sandbox.fetch_hosts();
-        services::fetch(&call.source, &call.dest, &options, hosts, call.local)
+        services::fetch(&call.source, &call.dest, &options, hosts)
     }
 }
 

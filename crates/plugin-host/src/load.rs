@@ -11,7 +11,7 @@ use super::builtin;
 use super::cache::{Cache, sha256_of};
 use super::inspect::require_component;
 use hookinit_init::config::plan::{PluginSource, PluginSpec};
-use hookinit_values::HttpUrl;
+use hookinit_values::{HttpUrl, Source};
 
 /// Where a component's code came from (for the start-up log and the benchmarks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,7 +142,8 @@ fn fetch_component(url: &HttpUrl, spec: &PluginSpec, cache: &Cache) -> Result<Ve
         timeout_ms: None,
         max_bytes: Some(64 << 20),
     };
-    let result = super::services::fetch(url.as_str(), &tmp, &options, None, true)
+    let source = Source::Http(url.clone());
+    let result = super::services::fetch(&source, &tmp, &options, None)
         .and_then(|_| std::fs::read(&tmp).map_err(|e| e.to_string()));
     let _ = std::fs::remove_file(&tmp);
     let bytes = result.map_err(|e| format!("cannot download {url}: {e}"))?;

@@ -10,22 +10,22 @@ use super::bindings::wit;
 use hookinit_archive::UnpackOptions;
 use hookinit_fetch::FetchOptions;
 use hookinit_values::show::clip;
-use hookinit_values::{HostGrant, Sha256Pin};
+use hookinit_values::{HostGrant, Sha256Pin, Source};
 
-/// Downloads `url` into `dest`. `allowed_hosts` restricts every request, redirects included
-/// (`None`: the operator's own download, `plugin=URL`). Local sources (`file://`, paths) are
-/// accepted only when `local_checked` (the caller checked them against a read grant).
+/// Downloads `source` into `dest`. `allowed_hosts` restricts every request, redirects included
+/// (`None`: the operator's own download, `plugin=URL`). A local source is one the caller checked
+/// against a read grant (sandbox/calls.rs).
 pub fn fetch(
-    url: &str,
+    source: &Source,
     dest: &Path,
     options: &wit::FetchOptions,
     allowed_hosts: Option<Vec<HostGrant>>,
-    local_checked: bool,
 ) -> Result<wit::FetchReport, String> {
+    let local = source.local_path();
     let pin = parse_pin(options.sha256.as_deref())?;
     let mut opts = FetchOptions {
         allowed_hosts,
-        allow_local: local_checked,
+        allow_local: local.is_some(),
         ..FetchOptions::default()
     };
     if let Some(ms) = options.timeout_ms {
@@ -34,8 +34,8 @@ pub fn fetch(
     if let Some(max) = options.max_bytes {
         opts.max_bytes = max;
     }
-    let created = local_checked && keep_mode(url, dest);
-    let report = hookinit_fetch::fetch_to_file(url, dest, &opts).map_err(|e| {
+    let created = local.is_some_and(|path| keep_mode(path, dest));
+    let report = hookinit_fetch::fetch_to_file(source, dest, &opts).map_err(|e| {
         if created {
             let _ = std::fs::remove_file(dest);
         }
@@ -72,9 +72,8 @@ fn parse_pin(text: Option<&str>) -> Result<Option<Sha256Pin>, String> {
 /// A copy of a local file keeps its permission bits (a core file stays readable by its owner
 /// only): the destination is made with them before the fetch service truncates and fills it.
 /// Returns whether it created the destination.
-fn keep_mode(source: &str, dest: &Path) -> bool {
+fn keep_mode(path: &Path, dest: &Path) -> bool {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let path = source.strip_prefix("file://").unwrap_or(source);
     let Ok(meta) = std::fs::metadata(path) else {
         return false;
     };
@@ -136,17 +135,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let source = dir.path().join("source");
         std::fs::write(&source, b"data").unwrap();
-        let source = source.to_str().unwrap();
+        let source = &Source::Path(source);
         let dest = dir.path().join("dest");
-        let e = fetch(source, &dest, &options(Some("abc".into())), None, true).unwrap_err();
+        let e = fetch(source, &dest, &options(Some("abc".into())), None).unwrap_err();
         assert!(e.starts_with("bad sha256 pin `abc`: expected 64"), "{e}");
         assert!(!dest.exists(), "nothing fetched");
         let pin = crate::cache::sha256_of(b"data").to_string();
         let tolerated = format!("sha256:{}", pin.to_uppercase());
-        let report = fetch(source, &dest, &options(Some(tolerated)), None, true).unwrap();
+        let report = fetch(source, &dest, &options(Some(tolerated)), None).unwrap();
         assert_eq!(report.sha256, pin);
         let wrong = "0".repeat(64);
-        let e = fetch(source, &dest, &options(Some(wrong)), None, true).unwrap_err();
+        let e = fetch(source, &dest, &options(Some(wrong)), None).unwrap_err();
         assert!(e.contains(&format!("is {pin}, not the pinned 000")), "{e}");
         assert!(!dest.exists(), "a mismatch leaves no file");
     }

@@ -11,12 +11,10 @@ use super::Sandbox;
 /// A `fetch-to-file` call the grants allow.
 #[derive(Debug)]
 pub struct FetchCall {
-    /// What the fetch service is given: the URL, or the local path that was checked (never a
-    /// `file://` URL, which the service would decode again).
-    pub source: String,
+    /// What the fetch service is given: the URL, or the local path that was checked (its real
+    /// path, checked against the read grants).
+    pub source: Source,
     pub dest: PathBuf,
-    /// The source is a local file, checked against the read grants.
-    pub local: bool,
 }
 
 impl Sandbox {
@@ -36,18 +34,14 @@ impl Sandbox {
 
     /// Checks a `fetch-to-file` call: what to hand the fetch service, and where it may write.
     pub fn check_fetch(&self, url: &str, dest: &str) -> Result<FetchCall, String> {
-        let (source, local) = self.check_source(url)?;
+        let source = self.check_source(url)?;
         let dest = self.check_under(dest, &self.write, "write")?;
-        Ok(FetchCall {
-            source,
-            dest,
-            local,
-        })
+        Ok(FetchCall { source, dest })
     }
 
     /// The source of a fetch: an http(s) URL to a granted host, or a readable local file, given
-    /// back as the path that was checked (true for the latter).
-    fn check_source(&self, url: &str) -> Result<(String, bool), String> {
+    /// back as the path that was checked.
+    fn check_source(&self, url: &str) -> Result<Source, String> {
         let path = match url.parse::<Source>() {
             Ok(Source::Http(http)) => {
                 let (host, port) = http.host_port();
@@ -57,7 +51,7 @@ impl Sandbox {
                         self.name
                     ));
                 }
-                return Ok((url.to_owned(), false));
+                return Ok(Source::Http(http));
             }
             Ok(Source::Path(path) | Source::File { path, .. }) => path,
             Err(SourceError::Scheme(scheme)) => {
@@ -65,13 +59,10 @@ impl Sandbox {
             }
             Err(e) => return Err(format!("denied: {url}: {e}")),
         };
-        let utf8 = |path: PathBuf| {
-            path.into_os_string()
-                .into_string()
-                .map_err(|p| format!("denied: {}: not a UTF-8 path", Path::new(&p).display()))
-        };
-        let checked = self.check_readable(&utf8(path)?)?;
-        Ok((utf8(checked)?, true))
+        let text = path
+            .to_str()
+            .ok_or_else(|| format!("denied: {}: not a UTF-8 path", path.display()))?;
+        Ok(Source::Path(self.check_readable(text)?))
     }
 
     /// Checks an `unpack` call; returns (archive, destination directory). The grant is checked
@@ -142,6 +133,7 @@ pub(super) fn resolve_existing_prefix(path: &Path) -> std::io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::super::tests::sandbox;
+    use hookinit_values::Source;
 
     #[test]
     fn fetch_needs_a_host_grant_and_a_write_grant() {
@@ -211,13 +203,10 @@ mod tests {
         let call = s
             .check_fetch(&format!("file://{g}/a%20b.tar"), &dest)
             .unwrap();
-        assert_eq!(call.source, format!("{g}/a b.tar"));
-        assert!(call.local);
+        let checked = Source::Path(format!("{g}/a b.tar").into());
+        assert_eq!(call.source, checked);
         let call = s.check_fetch(&format!("{g}/a b.tar"), &dest).unwrap();
-        assert_eq!(
-            (call.source.as_str(), call.local),
-            (&*format!("{g}/a b.tar"), true)
-        );
+        assert_eq!(call.source, checked);
         let e = s.check_fetch("file://elsewhere/x", &dest).unwrap_err();
         assert!(e.starts_with("denied"), "{e}");
     }
