@@ -74,8 +74,8 @@ fuzz_target!(|data: &[u8]| {
             strip: plan.strip.map(|s| u32::from(s % 4)),
             sha256: match plan.pin {
                 Pin::None => None,
-                Pin::Right => Some(sha256_of(&archive)),
-                Pin::Wrong => Some("0".repeat(64)),
+                Pin::Right => Some(sha256_of(&archive).parse().expect("a sha256")),
+                Pin::Wrong => Some("0".repeat(64).parse().expect("a sha256")),
             },
             // Small at times: then headers alone can pass it.
             max_bytes: plan.cap.map_or(MAX_BYTES, |c| 512 * (u64::from(c) + 1)),

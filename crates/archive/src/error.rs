@@ -4,13 +4,12 @@
 use std::io;
 use std::path::PathBuf;
 
+use hookinit_values::Sha256Pin;
 use hookinit_values::show::human_bytes;
 
 /// Why an unpack failed. Each message names the archive or the entry and says what was wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
-    #[error("invalid sha256 pin {value:?}: expected 64 hex digits")]
-    BadSha256 { value: String },
     #[error("cannot read archive {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
     #[error(
@@ -22,8 +21,8 @@ pub enum UnpackError {
     #[error("sha256 of {path} is {actual}, not the pinned {expected}; nothing was unpacked")]
     Sha256Mismatch {
         path: PathBuf,
-        expected: String,
-        actual: String,
+        expected: Sha256Pin,
+        actual: Sha256Pin,
     },
     #[error("cannot unpack into {path}: {source}")]
     Dest { path: PathBuf, source: io::Error },

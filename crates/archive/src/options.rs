@@ -1,5 +1,7 @@
 //! How to unpack: [`UnpackOptions`] and its defaults.
 
+use hookinit_values::Sha256Pin;
+
 /// Default cap on unpacked content: 1 GiB.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 /// Default cap on the number of entries.
@@ -9,12 +11,11 @@ pub const DEFAULT_MAX_ENTRIES: u64 = 1_000_000;
 #[derive(Debug, Clone)]
 pub struct UnpackOptions {
     /// Leading path components removed from every entry (`strip=N`). `None` strips one level
-    /// when every entry lives in a single top folder (GitHub's `repo-ref/`) whose name is not a
-    /// root-filesystem directory such as `etc` or `usr`.
+    /// only for a source archive's shape: one top folder named `NAME-REF` holding everything
+    /// (GitHub's and GitLab's `repo-ref/`; see strip.rs).
     pub strip: Option<u32>,
-    /// Expected sha256 of the archive file (64 hex digits, optionally `sha256:`-prefixed). It is
-    /// checked before anything is written.
-    pub sha256: Option<String>,
+    /// Expected sha256 of the archive file, checked before anything is written.
+    pub sha256: Option<Sha256Pin>,
     /// Cap on the unpacked content (the sum of regular file sizes).
     pub max_bytes: u64,
     /// Cap on the number of entries.

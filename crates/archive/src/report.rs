@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use hookinit_values::Sha256Pin;
 use hookinit_values::show::{human_bytes, human_duration};
 
 use crate::Format;
@@ -28,7 +29,7 @@ pub struct UnpackReport {
     ///
     /// [`UnpackOptions::same_owner`]: crate::UnpackOptions::same_owner
     pub owner_not_kept: u64,
-    pub archive_sha256: String,
+    pub archive_sha256: Sha256Pin,
     pub elapsed: Duration,
 }
 

@@ -10,7 +10,7 @@ use crate::error::one_line;
 use crate::extract::Stats;
 use crate::file::open_archive;
 use crate::format::detect_format;
-use crate::sha256::{parse_sha256, run_hashing, verify_pin};
+use crate::sha256::{run_hashing, verify_pin};
 use crate::tree::Tree;
 use crate::untar::unpack_tar;
 use crate::unzip::unpack_zip;
@@ -29,7 +29,7 @@ pub fn unpack(
     opts: &UnpackOptions,
 ) -> Result<UnpackReport, UnpackError> {
     let start = Instant::now();
-    let pinned = opts.sha256.as_deref().map(parse_sha256).transpose()?;
+    let pinned = opts.sha256;
     let file = open_archive(archive).map_err(|source| UnpackError::Read {
         path: archive.to_path_buf(),
         source,

@@ -99,7 +99,7 @@ pub fn unpack(
 ) -> Result<wit::UnpackReport, String> {
     let mut opts = UnpackOptions {
         strip: options.strip,
-        sha256: parse_pin(options.sha256.as_deref())?.map(|p| p.to_string()),
+        sha256: parse_pin(options.sha256.as_deref())?,
         ..UnpackOptions::default()
     };
     if let Some(max) = options.max_bytes {
@@ -113,7 +113,7 @@ pub fn unpack(
         bytes: report.bytes,
         format: report.format.to_string(),
         strip: report.strip,
-        archive_sha256: report.archive_sha256,
+        archive_sha256: report.archive_sha256.to_string(),
         elapsed_ms: u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX),
     })
 }
