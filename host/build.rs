@@ -14,9 +14,10 @@ fn main() {
     // docs/benchmarks.md; the start-up time and RSS of an init are its whole job.
     if target.contains("-linux-") {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
-        // The functions every start runs, side by side at the front of the code (see
-        // link/hot_text.py): the kernel maps code 64 KiB at a time around each page it faults
-        // in, so scattered they made ~2 MB resident for ~150 KB that runs.
+        // The functions every start runs, side by side at the front of the code (kept current by
+        // link/refresh.sh, which CI runs; link/hot_text.py says how): the kernel maps code
+        // 64 KiB at a time around each page it faults in, so scattered they made ~2 MB resident
+        // for ~150 KB that runs.
         let script = manifest_dir.join("link/hot-text.ld");
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
         println!("cargo:rerun-if-changed={}", script.display());

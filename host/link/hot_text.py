@@ -1,37 +1,26 @@
 #!/usr/bin/env python3
-r"""Regenerates host/link/hot-text.ld: the functions hookinit runs on every start, placed side by
-side at the front of its code.
+r"""Regenerates host/link/hot-text.ld, the functions hookinit runs on every start placed side by
+side at the front of its code, or checks that it is current. Run through host/link/refresh.sh,
+which builds the binary and its map.
 
-Why: in a 12 MB binary the few hundred functions an init runs (start, spawn, signal forwarding,
-reaping, exit) are scattered over the whole text, and the kernel maps code at least 64 KiB
-around every page it faults in (a whole large folio on recent kernels: up to 1 MiB of a file
-that is warm in the page cache): scattered, they made 0.6 to 2 MB of code resident for ~300 KB
-that runs. Grouped, they take a handful of pages (docs/benchmarks.md has the before and after).
+Why: scattered over the whole text, the few hundred functions an init runs (start, spawn, signal
+forwarding, reaping, exit) made 0.6 to 2 MB of code resident for ~300 KB that runs: the kernel
+maps code at least 64 KiB around every page it faults in (a whole large folio on recent kernels).
+Grouped, they take a handful of pages (docs/benchmarks.md has the measurements).
 
 How: runs the shipped hookinit (stripped is fine) under `valgrind --tool=callgrind
---dump-instr=yes` in the scenarios below, collects the address of every instruction executed in
-hookinit's own process, looks each up in the linker map of that same build to find its input
-section (rustc puts every function in `.text.<symbol>`, `#[cold]` ones in
-`.text.unlikely.<symbol>`), and writes a GNU ld script that inserts a `.text.hot` output section
-before `.text` listing them. The map must come from the build being measured: an unstripped or
-otherwise different build is different code (the profile is part of every symbol's hash, and
-LLVM's merging of identical functions keeps one of their names, chosen by what else is linked).
+--dump-instr=yes` in the scenarios below, looks up every executed address in the linker map of
+that same build (an unstripped build is different code: the profile is part of every symbol's
+hash) to find its input section (`.text.<symbol>`, `.text.unlikely.<symbol>` for `#[cold]`
+ones), and writes a GNU ld script that inserts a `.text.hot` output section listing them before
+`.text`. Symbols are written as patterns without their hash and without LLVM's per-build number
+of local symbols (`kind.2133`), so that the list survives code changes; a pattern that matches
+nothing is harmless, a function missing from the list costs resident memory, never correctness.
 
-Symbols are written as patterns without their hash (legacy mangling ends in `17h<16 hex>E`; v0
-mangling carries crate hashes) and without LLVM's per-build number of local symbols
-(`kind.2133`), so a list stays useful while the code changes. The patterns already listed are
-kept (`--fresh` drops them), so that both shipped builds can be covered one after the other;
-a pattern that matches nothing is harmless, a function missing from the list only costs some
-resident memory. Both shipped builds, each with its map:
+    hot_text.py [--fresh] BINARY MAP [BINARY MAP ...]   # rewrite hot-text.ld
+    hot_text.py --check BINARY MAP [BINARY MAP ...]     # exit 1 when it is out of date
 
-    HOOKINIT_LINK_MAP=/tmp/full.map cargo build --profile dist \
-        --target x86_64-unknown-linux-musl -p hookinit
-    cp target/x86_64-unknown-linux-musl/dist/hookinit /tmp/full
-    # the same with --no-default-features --features plugins, to /tmp/lean and /tmp/lean.map
-    python3 host/link/hot_text.py /tmp/full /tmp/full.map /tmp/lean /tmp/lean.map
-
-It prints, per build, how many of the sections that ran were outside `.text.hot`: after
-rebuilding with the new list, a second run should print 0 for both.
+Without `--fresh` the patterns already listed are kept (to cover several builds in turn).
 """
 
 import bisect
@@ -144,24 +133,56 @@ def pattern(section, file):
     return ".text." + symbol.replace("$", "?")
 
 
-def ran(binary, map_path):
-    """The patterns of the sections that ran in `binary`, and how many were outside .text.hot."""
+# Rounds of the scenarios a regeneration runs: a few functions run only with some timings (seen:
+# `Timespec::sub_timespec` and `__udivti3`, in 2 rounds of 6), and a list without them would make
+# the check fail at random.
+ROUNDS = 3
+
+# What a function outside `.text.hot` costs is the window the kernel maps around the page it
+# faults in (fault-around, 64 KiB; a large folio can be more), whatever the function's size. The
+# check counts those windows, past the ones `.text.hot` spans, and tolerates one: a rarely taken
+# path the regeneration's rounds missed (at most 64 KiB, under 5% of the peak RSS). A stale list
+# (a renamed crate or module, new start-up code) puts tens of functions in several windows.
+WINDOW = 64 * 1024
+TOLERANCE = 1
+
+# What ran in one build: the code sections, those of them outside `.text.hot`, and how many
+# windows of their own those took.
+Ran = collections.namedtuple("Ran", "hit stray windows")
+
+
+def measure(binary, map_path, rounds):
+    """What ran in `binary` in `rounds` rounds of the scenarios (the check runs one)."""
     secs = sections(map_path)
     starts = [s.addr for s in secs]
-    with tempfile.TemporaryDirectory() as outdir:
-        for scenario in SCENARIOS:
-            for pid1 in (True, False):
-                run(binary, scenario, pid1, outdir)
-        addrs = executed(outdir)
-    hit = set()
+    addrs = set()
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as outdir:
+            for scenario in SCENARIOS:
+                for pid1 in (True, False):
+                    run(binary, scenario, pid1, outdir)
+            addrs |= executed(outdir)
+    hit, stray_addrs = set(), set()
     for a in addrs:
         i = bisect.bisect_right(starts, a) - 1
         if i >= 0 and a < secs[i].addr + secs[i].size:
             hit.add(secs[i])
+            if secs[i].output != ".text.hot":
+                stray_addrs.add(a)
     if len(hit) < 50:
         sys.exit(f"only {len(hit)} code sections ran: is {map_path} the map of {binary}?")
-    outside = [s for s in hit if s.output != ".text.hot"]
-    return {p for p in (pattern(s.name, s.file) for s in hit) if p}, outside
+    hot = {w for s in secs if s.output == ".text.hot"
+           for w in range(s.addr // WINDOW, (s.addr + s.size - 1) // WINDOW + 1)}
+    windows = {a // WINDOW for a in stray_addrs} - hot
+    return Ran(hit, sorted(s for s in hit if s.output != ".text.hot"), len(windows))
+
+
+def report(binary, ran):
+    size = sum(s.size for s in ran.stray)
+    print(f"{binary}: {len(ran.hit)} code sections ran, {len(ran.stray)} of them outside "
+          f".text.hot ({size:,} bytes, {ran.windows} 64 KiB windows of their own)")
+    for s in ran.stray[:20]:
+        print(f"    {s.addr:#x} {s.name}")
 
 
 def listed():
@@ -177,37 +198,54 @@ def listed():
 
 def main():
     args = sys.argv[1:]
-    fresh = "--fresh" in args
-    files = [os.path.abspath(a) for a in args if a != "--fresh"]
-    if not files or len(files) % 2:
+    flags = {a for a in args if a.startswith("--")}
+    files = [os.path.abspath(a) for a in args if not a.startswith("--")]
+    if flags - {"--fresh", "--check"} or len(flags) > 1 or not files or len(files) % 2:
         sys.exit(__doc__)
-    patterns = set()
+    check = "--check" in flags
+    patterns, stale = set(), []
     for binary, map_path in zip(files[::2], files[1::2]):
-        seen, outside = ran(binary, map_path)
-        print(f"{binary}: {len(seen)} functions ran, {len(outside)} of them outside .text.hot")
-        for s in sorted(outside)[:20]:
-            print(f"    {s.addr:#x} {s.name}")
-        patterns |= seen
-    kept = set() if fresh else listed()
-    new = len(patterns - kept)
-    patterns = sorted(patterns | kept)
-    with open(OUT, "w") as out:
-        out.write(
-            "/* Generated by host/link/hot_text.py: the functions hookinit runs on every start,\n"
-            "   side by side before the rest of the code (see that script for why and how).\n"
-            "   Passed to the linker by host/build.rs. */\n"
-            "SECTIONS\n{\n  .text.hot :\n  {\n"
-        )
+        ran = measure(binary, map_path, 1 if check else ROUNDS)
+        report(binary, ran)
+        patterns |= {p for p in (pattern(s.name, s.file) for s in ran.hit) if p}
+        if ran.windows > TOLERANCE:
+            stale.append(f"{os.path.basename(binary)}: {ran.windows}")
+    if check:
+        if stale:
+            sys.exit(f"host/link/hot-text.ld is out of date ({', '.join(stale)} windows of 64 KiB "
+                     f"of start-up code outside .text.hot, tolerance {TOLERANCE}): run `bash "
+                     f"host/link/refresh.sh` and commit the list it writes")
+        return
+    old = listed()
+    if "--fresh" not in flags:
+        patterns |= old
+    text = script(sorted(patterns))
+    # Rewritten only when it changes: cargo relinks (a fat LTO) whenever the file is touched.
+    same = os.path.exists(OUT) and open(OUT).read() == text
+    if not same:
+        with open(OUT, "w") as out:
+            out.write(text)
+    print(f"{OUT}: {len(patterns)} patterns ({len(patterns - old)} added, {len(old - patterns)} "
+          f"dropped){', unchanged' if same else ''}")
+
+
+def script(patterns):
+    """hot-text.ld listing `patterns`."""
+    lines = [
+        "/* Generated by host/link/refresh.sh: the functions hookinit runs on every start,",
+        "   side by side before the rest of the code (host/link/hot_text.py says why and how).",
+        "   Passed to the linker by host/build.rs. */",
+        "SECTIONS", "{", "  .text.hot :", "  {",
         # musl's own code (memcpy, malloc, signal and process calls) is small and all of it hot;
         # so are the C start files' few functions and the `main` rustc generates.
-        out.write("    *libc.a:*(.text .text.*)\n")
-        out.write("    *crt1.o(.text .text.*) *crtbegin.o(.text.*) *(.text.main)\n")
-        # LLVM puts `#[cold]` functions (RawVec's growth, Once's slow path, clap's builders) in
-        # `.text.unlikely.<symbol>`; at start-up they run all the same.
-        for p in patterns:
-            out.write(f"    *({p} {p.replace('.text.', '.text.unlikely.', 1)})\n")
-        out.write("  }\n}\nINSERT BEFORE .text;\n")
-    print(f"{OUT}: {len(patterns)} patterns, {new} new")
+        "    *libc.a:*(.text .text.*)",
+        "    *crt1.o(.text .text.*) *crtbegin.o(.text.*) *(.text.main)",
+    ]
+    # LLVM puts `#[cold]` functions (RawVec's growth, Once's slow path, clap's builders) in
+    # `.text.unlikely.<symbol>`; at start-up they run all the same.
+    lines += [f"    *({p} {p.replace('.text.', '.text.unlikely.', 1)})" for p in patterns]
+    lines += ["  }", "}", "INSERT BEFORE .text;"]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
