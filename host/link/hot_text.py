@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 r"""Regenerates host/link/hot-text.ld, the functions hookinit runs on every start placed side by
 side at the front of its code, or checks that it is current. Run through host/link/refresh.sh,
-which builds the binary and its map.
+which builds the binaries and their maps.
 
 Why: scattered over the whole text, the few hundred functions an init runs (start, spawn, signal
 forwarding, reaping, exit) made 0.6 to 2 MB of code resident for ~300 KB that runs: the kernel
@@ -20,7 +20,7 @@ nothing is harmless, a function missing from the list costs resident memory, nev
     hot_text.py [--fresh] BINARY MAP [BINARY MAP ...]   # rewrite hot-text.ld
     hot_text.py --check BINARY MAP [BINARY MAP ...]     # exit 1 when it is out of date
 
-Without `--fresh` the patterns already listed are kept (to cover several builds in turn).
+The list covers every build given; without `--fresh` the patterns already listed are kept too.
 """
 
 import bisect
@@ -239,7 +239,7 @@ def script(patterns):
         # musl's own code (memcpy, malloc, signal and process calls) is small and all of it hot;
         # so are the C start files' few functions and the `main` rustc generates.
         "    *libc.a:*(.text .text.*)",
-        "    *crt1.o(.text .text.*) *crtbegin.o(.text.*) *(.text.main)",
+        "    *crt1.o(.text .text.*) *crtbegin*.o(.text.*) *(.text.main)",
     ]
     # LLVM puts `#[cold]` functions (RawVec's growth, Once's slow path, clap's builders) in
     # `.text.unlikely.<symbol>`; at start-up they run all the same.
