@@ -54,7 +54,7 @@ pub fn serve(socket: UnixStream, specs: &[PluginSpec]) -> i32 {
         }
         if fds[0].any().unwrap_or(false) {
             match io::Read::read(&mut &socket, &mut chunk) {
-                Ok(0) => return 0,
+                Ok(0) => return leave(plugins),
                 Ok(n) => inbox.push(&chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return 0,
@@ -68,4 +68,13 @@ pub fn serve(socket: UnixStream, specs: &[PluginSpec]) -> i32 {
             }
         }
     }
+}
+
+/// PID 1 closed the socket: it is leaving and waits for this process only so that no scratch
+/// directory is left behind. They are removed, and the process exits without tearing every
+/// plugin's store down first (which took PID 1's exit a millisecond or two).
+fn leave(plugins: Plugins) -> i32 {
+    crate::sandbox::Scratch::remove_all();
+    std::mem::forget(plugins);
+    0
 }

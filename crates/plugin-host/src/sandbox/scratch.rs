@@ -1,6 +1,11 @@
 //! Scratch directories: private, made by the host for a plugin granted one, removed with it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Every scratch directory that exists, so that the plugin process can remove them all and exit
+/// at once when PID 1 is leaving, instead of tearing every plugin down first.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// A private directory made by the host for a plugin granted one; removed, with its content,
 /// when the last handle is dropped.
@@ -33,6 +38,7 @@ impl Scratch {
                 match std::fs::DirBuilder::new().mode(0o700).create(&path) {
                     Ok(()) => {
                         let path = std::fs::canonicalize(&path).unwrap_or(path);
+                        live().push(path.clone());
                         return Ok(Scratch { path });
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -51,10 +57,22 @@ impl Scratch {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Removes every scratch directory still there (the process is about to exit).
+    pub fn remove_all() {
+        for path in live().drain(..) {
+            let _ = std::fs::remove_dir_all(path);
+        }
+    }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        live().retain(|p| p != &self.path);
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
