@@ -54,7 +54,7 @@ pub fn serve(socket: UnixStream, specs: &[PluginSpec]) -> i32 {
         }
         if fds[0].any().unwrap_or(false) {
             match io::Read::read(&mut &socket, &mut chunk) {
-                Ok(0) => return leave(plugins),
+                Ok(0) => return leave(plugins, &socket),
                 Ok(n) => inbox.push(&chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return 0,
@@ -70,11 +70,12 @@ pub fn serve(socket: UnixStream, specs: &[PluginSpec]) -> i32 {
     }
 }
 
-/// PID 1 closed the socket: it is leaving and waits for this process only so that no scratch
-/// directory is left behind. They are removed, and the process exits without tearing every
-/// plugin's store down first (which took PID 1's exit a millisecond or two).
-fn leave(plugins: Plugins) -> i32 {
+/// PID 1 is leaving (it shut its side of the socket) and waits only until no scratch directory
+/// is left behind: they are removed, the socket is closed to say so, and the process exits
+/// without tearing every plugin's store down first (which took PID 1's exit a millisecond or two).
+fn leave(plugins: Plugins, socket: &UnixStream) -> i32 {
     crate::sandbox::Scratch::remove_all();
+    let _ = socket.shutdown(std::net::Shutdown::Both);
     std::mem::forget(plugins);
     0
 }

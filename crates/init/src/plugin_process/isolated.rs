@@ -192,6 +192,24 @@ impl IsolatedPlugins {
         std::mem::take(&mut self.state.borrow_mut().failures)
     }
 
+    /// PID 1 is leaving: says so to the process (its socket's end of writing), which then removes
+    /// its plugins' scratch directories and closes the socket. Returns the fd to poll until
+    /// [`IsolatedPlugins::has_left`].
+    pub fn ask_to_leave(&self) -> BorrowedFd<'_> {
+        let _ = self.socket.shutdown(std::net::Shutdown::Write);
+        self.socket.as_fd()
+    }
+
+    /// Whether the process closed its socket (done with its cleanup) or is gone. Never blocks.
+    pub fn has_left(&self) -> bool {
+        let mut inbox = Inbox::default();
+        !is_running()
+            || !matches!(
+                receive_available(&self.socket, &mut inbox),
+                Ok(Received::Open)
+            )
+    }
+
     /// Readable while a reply is waiting: the socket, or the wake fd once replies are queued here
     /// (or the process is gone, so that a closed socket does not keep poll(2) spinning).
     pub fn wake_fd(&self) -> BorrowedFd<'_> {

@@ -167,17 +167,18 @@ impl Supervisor {
         }
     }
 
-    /// Ends the plugin process, if one runs: closing its socket makes it drop every plugin (their
-    /// scratch directories with them) and exit. PID 1 waits for that at most [`PLUGINS_EXIT`],
-    /// and not at all once a signal asks it to go: then the process is killed.
+    /// Ends the plugin process, if one runs: told that PID 1 is leaving, it removes its plugins'
+    /// scratch directories and closes its socket (its exit, which unmaps the runtime, is not
+    /// waited for). PID 1 waits for that at most [`PLUGINS_EXIT`], and not at all once a signal
+    /// asks it to go; then, or past the deadline, the process is killed.
     fn end_plugins(&mut self) {
         let Some(plugins) = self.hooks.plugins.take() else {
             return;
         };
-        drop(plugins);
         let deadline = Instant::now() + PLUGINS_EXIT;
-        while plugin_process::is_running() {
-            match next_event(&mut self.signals, None, None, Some(deadline)) {
+        let fd = plugins.ask_to_leave();
+        while !plugins.has_left() {
+            match next_event(&mut self.signals, Some(fd), None, Some(deadline)) {
                 Event::Signal(libc::SIGCHLD) => {
                     reap::reap_all(None);
                 }
